@@ -1,0 +1,52 @@
+"""What a trained model says about itself, stored with it in the registry.
+
+The server needs no project file: the card tells it the task, the input schema
+and, for classifiers, the class order of ``predict_proba``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from shipyard.schema import Schema
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    name: str  # the registered model's name: the project's name
+    task: str
+    target: str
+    schema: Schema
+    classes: tuple = ()  # predict_proba column order; empty for regression
+    positive_class: Any = None  # binary only: the class whose probability is reported
+    entity: str | None = None
+    estimator: str = ""  # the winning candidate, e.g. "lightgbm"
+    metrics: dict[str, float] = field(default_factory=dict)  # holdout metrics
+    version: str | None = None  # set when loaded from the registry
+    run_id: str | None = None
+
+    def with_version(self, version: str, run_id: str | None = None) -> ModelCard:
+        return replace(self, version=str(version), run_id=run_id or self.run_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "task": self.task, "target": self.target,
+            "schema": self.schema.to_dict(), "classes": [_plain(c) for c in self.classes],
+            "positive_class": _plain(self.positive_class), "entity": self.entity,
+            "estimator": self.estimator, "metrics": dict(self.metrics),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelCard:
+        return cls(
+            name=data["name"], task=data["task"], target=data["target"],
+            schema=Schema.from_dict(data["schema"]), classes=tuple(data.get("classes", ())),
+            positive_class=data.get("positive_class"), entity=data.get("entity"),
+            estimator=data.get("estimator", ""), metrics=dict(data.get("metrics", {})),
+        )
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars -> Python scalars, so the card survives JSON and YAML."""
+    return value.item() if hasattr(value, "item") else value

@@ -1,0 +1,109 @@
+"""The metrics Shipyard knows, declared once.
+
+The project file names them (``metric``, gates), training scores folds with
+them, evaluation reports them and gates compare against them; all use this
+table. Multiclass variants average over classes (macro); ROC-AUC for multiclass
+is one-vs-rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn import metrics as skm
+
+REGRESSION = "regression"
+BINARY = "binary"
+MULTICLASS = "multiclass"
+TASKS = (REGRESSION, BINARY, MULTICLASS)
+CLASSIFICATION = frozenset({BINARY, MULTICLASS})
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What a model said about some rows: values (or labels) and, for classifiers,
+    the probability of each class in ``classes`` order."""
+
+    task: str
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    proba: np.ndarray | None = None
+    classes: tuple = ()
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    tasks: frozenset[str]
+    greater_is_better: bool
+    compute: Callable[[Prediction], float]
+    title: str
+
+    def better(self, a: float, b: float) -> bool:
+        """True when score ``a`` is strictly better than ``b``."""
+        return a > b if self.greater_is_better else a < b
+
+
+def _average(p: Prediction) -> str:
+    return "binary" if p.task == BINARY else "macro"
+
+
+def _pos_label(p: Prediction):
+    return p.classes[-1] if p.task == BINARY else 1
+
+
+def _rmse(p):
+    return float(np.sqrt(skm.mean_squared_error(p.y_true, p.y_pred)))
+
+
+def _roc_auc(p):
+    if p.task == BINARY:
+        return float(skm.roc_auc_score(p.y_true == p.classes[-1], p.proba[:, -1]))
+    return float(skm.roc_auc_score(p.y_true, p.proba, multi_class="ovr", labels=list(p.classes)))
+
+
+def _pr_auc(p):
+    if p.task == BINARY:
+        return float(skm.average_precision_score(p.y_true == p.classes[-1], p.proba[:, -1]))
+    onehot = np.asarray(p.y_true)[:, None] == np.asarray(p.classes)[None, :]
+    return float(skm.average_precision_score(onehot, p.proba, average="macro"))
+
+
+def _labelled(fn):
+    def compute(p: Prediction) -> float:
+        return float(fn(p.y_true, p.y_pred, average=_average(p), pos_label=_pos_label(p),
+                        zero_division=0))
+    return compute
+
+
+_REG = frozenset({REGRESSION})
+_CLS = CLASSIFICATION
+
+METRICS: dict[str, Metric] = {m.name: m for m in [
+    Metric("rmse", _REG, False, _rmse, "RMSE"),
+    Metric("mae", _REG, False,
+           lambda p: float(skm.mean_absolute_error(p.y_true, p.y_pred)), "MAE"),
+    Metric("r2", _REG, True, lambda p: float(skm.r2_score(p.y_true, p.y_pred)), "R²"),
+    Metric("accuracy", _CLS, True,
+           lambda p: float(skm.accuracy_score(p.y_true, p.y_pred)), "accuracy"),
+    Metric("precision", _CLS, True, _labelled(skm.precision_score), "precision"),
+    Metric("recall", _CLS, True, _labelled(skm.recall_score), "recall"),
+    Metric("f1", _CLS, True, _labelled(skm.f1_score), "F1"),
+    Metric("roc_auc", _CLS, True, _roc_auc, "ROC-AUC"),
+    Metric("pr_auc", _CLS, True, _pr_auc, "PR-AUC"),
+    Metric("log_loss", _CLS, False,
+           lambda p: float(skm.log_loss(p.y_true, p.proba, labels=list(p.classes))), "log loss"),
+]}
+
+DEFAULT_METRIC = {REGRESSION: "rmse", BINARY: "roc_auc", MULTICLASS: "f1"}
+
+
+def for_task(task: str) -> list[Metric]:
+    return [m for m in METRICS.values() if task in m.tasks]
+
+
+def score_all(p: Prediction) -> dict[str, float]:
+    """Every metric that fits the prediction's task, by name."""
+    return {m.name: m.compute(p) for m in for_task(p.task)}

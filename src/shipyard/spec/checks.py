@@ -1,0 +1,99 @@
+"""Checks that need more than the file's shape: names of models, parameters and
+metrics, and settings that only make sense together. No data is read here."""
+
+from __future__ import annotations
+
+import glob
+import re
+
+from shipyard import catalogue
+from shipyard.errors import did_you_mean
+from shipyard.metrics import METRICS, REGRESSION, for_task
+from shipyard.spec.models import Project
+
+Problem = tuple[tuple, str]
+
+
+def check(project: Project) -> list[Problem]:
+    return [*_metrics(project), *_models(project), *_split(project), *_columns(project),
+            *_source(project)]
+
+
+def _metric_problem(name: str, task: str) -> str | None:
+    fitting = [m.name for m in for_task(task)]
+    if name in fitting:
+        return None
+    if name in METRICS:
+        return f"'{name}' does not fit a {task} task; use one of {', '.join(fitting)}"
+    return f"unknown metric '{name}'{did_you_mean(name, fitting)}; known: {', '.join(fitting)}"
+
+
+def _metrics(p: Project) -> list[Problem]:
+    out = []
+    if p.metric is not None and (msg := _metric_problem(p.metric, p.task)):
+        out.append((("metric",), msg))
+    for i, gate in enumerate(p.gates.quality):
+        if msg := _metric_problem(gate.metric, p.task):
+            out.append((("gates", "quality", i, "metric"), msg))
+    return out
+
+
+def _models(p: Project) -> list[Problem]:
+    return check_models(p.task, enumerate(p.models))
+
+
+def check_models(task: str, models) -> list[Problem]:
+    """Problems with (index, Model) pairs; usable when the rest of the file is broken."""
+    out = []
+    for i, model in models:
+        try:
+            cls = catalogue.estimator_class(model.name, task)
+        except catalogue.UnknownModel as exc:
+            out.append((("models", i, "name"), str(exc)))
+            continue
+        for key, msg in catalogue.check_params(model.name, task, model.params).items():
+            out.append((("models", i, "params", key), msg))
+        known = cls().get_params()
+        for key in model.search:
+            if key not in known:
+                out.append((("models", i, "search", key),
+                            f"unknown parameter for {cls.__name__}{did_you_mean(key, known)}"))
+    return out
+
+
+def _split(p: Project) -> list[Problem]:
+    strategy, where = p.split.strategy, ("split", "strategy")
+    if strategy == "group" and not p.entity:
+        return [(where, "'group' keeps each entity on one side of the split; set 'entity' "
+                        "to the column that identifies it")]
+    if strategy == "time" and not p.time:
+        return [(where, "'time' orders rows by time; set 'time' to the column that holds it")]
+    if strategy == "stratified" and p.task == REGRESSION:
+        return [(where, "'stratified' needs classes; a regression task uses 'random', "
+                        "'group' or 'time'")]
+    return []
+
+
+def _columns(p: Project) -> list[Problem]:
+    out = []
+    if p.positive_class is not None and p.task != "binary":
+        out.append((("positive_class",), f"only a binary task has a positive class, this "
+                                          f"task is {p.task}"))
+    if p.features.include and p.target in p.features.include:
+        out.append((("features", "include"), f"the target '{p.target}' cannot be a feature"))
+    for role in ("entity", "time"):
+        if getattr(p, role) == p.target:
+            out.append(((role,), f"the target '{p.target}' cannot also be the {role} column"))
+    return out
+
+
+def _source(p: Project) -> list[Problem]:
+    src = p.source
+    if src.url is not None and not re.match(r"^[A-Za-z][\w+.-]*://", src.url):
+        return [(("source", "url"), f"expected a URL such as duckdb:///data/fleet.duckdb or "
+                                    f"postgresql+psycopg://user@host/db, got {src.url!r}")]
+    out = []
+    for name, pattern in (src.files or {}).items():
+        if not glob.glob(str(p.resolve(pattern))):
+            out.append((("source", "files", name), f"no file matches {str(p.resolve(pattern))!r}"))
+    return out

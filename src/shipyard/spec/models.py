@@ -1,0 +1,169 @@
+"""The typed shape of ``shipyard.yaml``. Unknown keys are errors everywhere."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Source(Strict):
+    """Where the data comes from: a database URL or local files, and a SQL query.
+
+    ``url`` is ``duckdb:///path.duckdb`` for the embedded default or any
+    SQLAlchemy URL. ``files`` maps table names to CSV/Parquet paths (globs
+    allowed) that the query reads through DuckDB. Relative paths are relative to
+    the project file.
+    """
+
+    url: str | None = None
+    files: dict[Name, str] | None = None
+    query: Annotated[str, Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _one_location(self) -> Source:
+        if (self.url is None) == (self.files is None):
+            raise ValueError("give exactly one of 'url' (a database) or 'files' (CSV/Parquet)")
+        return self
+
+
+class Split(Strict):
+    holdout: Annotated[float, Field(gt=0, lt=1)] = 0.2
+    folds: Annotated[int, Field(ge=2, le=50)] = 5
+    strategy: Literal["auto", "random", "stratified", "group", "time"] = "auto"
+
+
+class Features(Strict):
+    include: list[str] | None = None
+    exclude: list[str] = []
+
+
+class Range(Strict):
+    """A numeric search range; integers when both bounds are integers."""
+
+    low: float | int
+    high: float | int
+    log: bool = False
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Range:
+        if not self.low < self.high:
+            raise ValueError(f"expected low < high, got low={self.low}, high={self.high}")
+        if self.log and self.low <= 0:
+            raise ValueError(f"a log range needs low > 0, got low={self.low}")
+        return self
+
+    @property
+    def is_int(self) -> bool:
+        return isinstance(self.low, int) and isinstance(self.high, int)
+
+
+class Model(Strict):
+    """A candidate: a catalogue name or an estimator's dotted path, fixed
+    ``params`` and an optional ``search`` space (a range, or a list of choices)."""
+
+    name: Annotated[str, Field(min_length=1)]
+    params: dict[str, Any] = {}
+    search: dict[str, Range | Annotated[list[Any], Field(min_length=1)]] = {}
+
+
+class QualityGate(Strict):
+    metric: str
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _bounded(self) -> QualityGate:
+        if self.min is None and self.max is None:
+            raise ValueError("give 'min' and/or 'max' for the metric")
+        return self
+
+
+class Gates(Strict):
+    quality: list[QualityGate] = []
+
+
+class Tuning(Strict):
+    trials: Annotated[int, Field(ge=1, le=10_000)] = 20
+    timeout: Annotated[float, Field(gt=0)] | None = None
+
+
+class Serve(Strict):
+    host: str = "127.0.0.1"
+    port: Port = 8000
+    max_rows: Annotated[int, Field(ge=1)] = 10_000
+
+
+class Tracking(Strict):
+    uri: str | None = None
+    experiment: Name | None = None
+
+
+class Project(Strict):
+    name: Name
+    source: Source
+    target: str
+    task: Literal["regression", "binary", "multiclass"]
+    positive_class: str | int | bool | None = None
+    entity: str | None = None
+    time: str | None = None
+    split: Split = Split()
+    features: Features = Features()
+    models: Annotated[list[Model], Field(min_length=1)]
+    metric: str | None = None
+    gates: Gates = Gates()
+    tuning: Tuning = Tuning()
+    serve: Serve = Serve()
+    tracking: Tracking = Tracking()
+    workspace: str = ".shipyard"
+    seed: int = 0
+
+    _file: Path | None = PrivateAttr(default=None)
+    _digest: str = PrivateAttr(default="")
+
+    @property
+    def file(self) -> Path | None:
+        """The project file this was read from, if any."""
+        return self._file
+
+    @property
+    def root(self) -> Path:
+        """The folder relative paths in the project file are relative to."""
+        return self._file.parent if self._file else Path.cwd()
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 of the project file's bytes, as read."""
+        return self._digest
+
+    def resolve(self, path: str) -> Path:
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else self.root / p
+
+    @property
+    def split_strategy(self) -> str:
+        """The split strategy, with ``auto`` made concrete."""
+        if self.split.strategy != "auto":
+            return self.split.strategy
+        if self.entity:
+            return "group"
+        return "random" if self.task == "regression" else "stratified"
+
+    @property
+    def primary_metric(self) -> str:
+        from shipyard.metrics import DEFAULT_METRIC
+
+        return self.metric or DEFAULT_METRIC[self.task]
+
+    @property
+    def slug(self) -> str:
+        return re.sub(r"[^A-Za-z0-9_-]+", "-", self.name)
