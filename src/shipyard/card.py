@@ -50,3 +50,11 @@ class ModelCard:
 def _plain(value: Any) -> Any:
     """numpy scalars -> Python scalars, so the card survives JSON and YAML."""
     return value.item() if hasattr(value, "item") else value
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A fitted pipeline, which takes ``card.schema.model_frame`` input, and its card."""
+
+    pipeline: Any
+    card: ModelCard

@@ -107,3 +107,14 @@ def for_task(task: str) -> list[Metric]:
 def score_all(p: Prediction) -> dict[str, float]:
     """Every metric that fits the prediction's task, by name."""
     return {m.name: m.compute(p) for m in for_task(p.task)}
+
+
+def predicted(model, X, y, task: str) -> Prediction:
+    """Run a fitted model (or pipeline) on ``X`` and pair its output with ``y``."""
+    y_true = np.asarray(y)
+    if task not in CLASSIFICATION:
+        return Prediction(task, y_true, np.asarray(model.predict(X), dtype=float))
+    proba = np.asarray(model.predict_proba(X), dtype=float)
+    classes = tuple(model.classes_)
+    y_pred = np.asarray(classes, dtype=object)[proba.argmax(axis=1)]
+    return Prediction(task, y_true, y_pred.astype(y_true.dtype, copy=False), proba, classes)
