@@ -43,6 +43,10 @@ class SnapshotError(ShipyardError):
     """A stored snapshot is missing or its content no longer matches its hash."""
 
 
+class TrainError(ShipyardError):
+    """A candidate model could not be fitted."""
+
+
 class GateFailed(ShipyardError):
     """A blocking gate failed; the model was not registered."""
 

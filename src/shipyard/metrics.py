@@ -31,6 +31,15 @@ class Prediction:
     y_pred: np.ndarray
     proba: np.ndarray | None = None
     classes: tuple = ()
+    positive: object = None  # binary: the positive class; None means the last class
+
+    @property
+    def positive_class(self):
+        return self.classes[-1] if self.positive is None else self.positive
+
+    @property
+    def positive_proba(self) -> np.ndarray:
+        return self.proba[:, list(self.classes).index(self.positive_class)]
 
 
 @dataclass(frozen=True)
@@ -51,7 +60,7 @@ def _average(p: Prediction) -> str:
 
 
 def _pos_label(p: Prediction):
-    return p.classes[-1] if p.task == BINARY else 1
+    return p.positive_class if p.task == BINARY else 1
 
 
 def _rmse(p):
@@ -60,13 +69,13 @@ def _rmse(p):
 
 def _roc_auc(p):
     if p.task == BINARY:
-        return float(skm.roc_auc_score(p.y_true == p.classes[-1], p.proba[:, -1]))
+        return float(skm.roc_auc_score(p.y_true == p.positive_class, p.positive_proba))
     return float(skm.roc_auc_score(p.y_true, p.proba, multi_class="ovr", labels=list(p.classes)))
 
 
 def _pr_auc(p):
     if p.task == BINARY:
-        return float(skm.average_precision_score(p.y_true == p.classes[-1], p.proba[:, -1]))
+        return float(skm.average_precision_score(p.y_true == p.positive_class, p.positive_proba))
     onehot = np.asarray(p.y_true)[:, None] == np.asarray(p.classes)[None, :]
     return float(skm.average_precision_score(onehot, p.proba, average="macro"))
 
@@ -109,7 +118,7 @@ def score_all(p: Prediction) -> dict[str, float]:
     return {m.name: m.compute(p) for m in for_task(p.task)}
 
 
-def predicted(model, X, y, task: str) -> Prediction:
+def predicted(model, X, y, task: str, positive=None) -> Prediction:
     """Run a fitted model (or pipeline) on ``X`` and pair its output with ``y``."""
     y_true = np.asarray(y)
     if task not in CLASSIFICATION:
@@ -117,4 +126,5 @@ def predicted(model, X, y, task: str) -> Prediction:
     proba = np.asarray(model.predict_proba(X), dtype=float)
     classes = tuple(model.classes_)
     y_pred = np.asarray(classes, dtype=object)[proba.argmax(axis=1)]
-    return Prediction(task, y_true, y_pred.astype(y_true.dtype, copy=False), proba, classes)
+    y_pred = y_pred.astype(y_true.dtype, copy=False)
+    return Prediction(task, y_true, y_pred, proba, classes, positive)

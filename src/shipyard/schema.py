@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
 import pandas as pd
 
 Kind = Literal["number", "integer", "boolean", "string"]
@@ -43,11 +42,11 @@ def kind_of(series: pd.Series) -> Kind | None:
         return "number"
     if pd.api.types.is_datetime64_any_dtype(dtype) or isinstance(dtype, pd.PeriodDtype):
         return None
-    if pd.api.types.is_string_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype):
-        return "string"
-    if dtype == object:
+    if pd.api.types.is_object_dtype(dtype):  # before the string check, which says yes to object
         sample = series.dropna().head(100)
         return "string" if all(isinstance(v, str) for v in sample) else None
+    if pd.api.types.is_string_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype):
+        return "string"
     return None
 
 
@@ -76,7 +75,9 @@ class Schema:
                 out[col.name] = pd.to_numeric(values, errors="coerce").astype("float64")
             else:
                 text = values.astype(object).where(values.notna(), MISSING_TEXT)
-                out[col.name] = np.asarray([str(v) for v in text], dtype=object)
+                # An explicit object dtype: pandas 3 would infer its own string dtype.
+                out[col.name] = pd.Series([str(v) for v in text], index=frame.index,
+                                          dtype=object)
         return pd.DataFrame(out, index=frame.index)
 
     def to_dict(self) -> list[dict]:

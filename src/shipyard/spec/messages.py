@@ -58,10 +58,7 @@ def _split_loc(loc: tuple, data: Any, missing: bool) -> tuple[tuple, tuple]:
     """Split pydantic's loc into the key path in the data and union-branch tags."""
     path, branch, node = [], [], data
     for i, part in enumerate(loc):
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-            path.append(part)
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+        if _holds(node, part):
             node = node[part]
             path.append(part)
         elif missing and i == len(loc) - 1:
@@ -69,6 +66,12 @@ def _split_loc(loc: tuple, data: Any, missing: bool) -> tuple[tuple, tuple]:
         else:
             branch.append(part)
     return tuple(path), tuple(branch)
+
+
+def _holds(node: Any, part: Any) -> bool:
+    if isinstance(node, dict):
+        return part in node
+    return isinstance(node, list) and isinstance(part, int) and part < len(node)
 
 
 def _pick(errs: list[tuple[dict, tuple]], path, data, root) -> list[str]:

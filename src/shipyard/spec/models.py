@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)]
 Port = Annotated[int, Field(ge=1, le=65535)]
+Choice = str | int | float | bool | None
 
 
 class Strict(BaseModel):
@@ -73,7 +74,7 @@ class Model(Strict):
 
     name: Annotated[str, Field(min_length=1)]
     params: dict[str, Any] = {}
-    search: dict[str, Range | Annotated[list[Any], Field(min_length=1)]] = {}
+    search: dict[str, Range | Annotated[list[Choice], Field(min_length=1)]] = {}
 
 
 class QualityGate(Strict):

@@ -8,7 +8,22 @@ PyYAML silently resolves to the last one, are reported.
 
 from __future__ import annotations
 
+import re
+
 import yaml
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 booleans: only true/false. YAML 1.1 also reads
+    yes/no/on/off as booleans, so `positive_class: Yes` would become True."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver("tag:yaml.org,2002:bool",
+                              re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 KeyPath = tuple  # ("models", 1, "params", "max_depth")
 
@@ -24,8 +39,8 @@ def load(text: str) -> tuple[object, dict[KeyPath, int], list[YamlProblem]]:
     """Parse ``text``; return the data, a map of key path -> 1-based line, and
     duplicate-key problems. Raise :class:`YamlProblem` on a syntax error."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None

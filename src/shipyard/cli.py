@@ -1,0 +1,182 @@
+"""The ``shipyard`` command: a thin layer over the stage functions.
+
+Known errors (a wrong project file, a failing query, a failed gate) print a
+headline, the details and what to do, with no traceback. Anything else is a
+bug and prints "Internal error" with the traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from shipyard.errors import GateFailed, ShipyardError
+
+app = typer.Typer(help="Shipyard: the machine-learning life cycle from one project file.",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+ProjectArg = Annotated[Path, typer.Argument(help="The project file.")]
+DEFAULT_PROJECT = Path("shipyard.yaml")
+
+
+def _guarded(command):
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except ShipyardError as exc:
+            err.print(f"[bold red]Error:[/] {exc.headline}", markup=True, soft_wrap=True)
+            for line in exc.details:
+                err.print(f"  {line}", markup=False, soft_wrap=True)
+            if exc.hint:
+                err.print(f"[bold]Hint:[/] {exc.hint}", soft_wrap=True)
+            raise typer.Exit(1 if isinstance(exc, GateFailed) else 2) from None
+        except KeyboardInterrupt:
+            err.print("Interrupted.")
+            raise typer.Exit(130) from None
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception:
+            err.print("[bold red]Internal error[/] (a bug in Shipyard; please report it with "
+                      "the traceback below)")
+            traceback.print_exc()
+            raise typer.Exit(70) from None
+    return wrapper
+
+
+@app.command()
+@_guarded
+def validate(project: ProjectArg = DEFAULT_PROJECT,
+             offline: Annotated[bool, typer.Option(help="Check the file only; do not run the "
+                                                        "query.")] = False) -> None:
+    """Check a project file (and, unless --offline, that its query returns the named columns)."""
+    from shipyard import spec
+    from shipyard.data import check_source
+
+    loaded = spec.load(project)
+    if not offline:
+        columns = check_source(loaded)
+        out.print(f"[green]✓[/] {project}: the query returns {len(columns)} columns, "
+                  "including every column the project names")
+    out.print(f"[green]✓[/] {project} is valid: {loaded.task} of '{loaded.target}', "
+              f"{len(loaded.models)} candidate model(s), metric {loaded.primary_metric}")
+
+
+@app.command()
+@_guarded
+def run(project: ProjectArg = DEFAULT_PROJECT) -> None:
+    """Run the life cycle once: extract, profile, train, evaluate, gate, register."""
+    from shipyard import spec
+    from shipyard.lifecycle import run_project
+    from shipyard.progress import Bars
+
+    loaded = spec.load(project)
+    with Bars(err) as bars:
+        outcome = run_project(loaded, bars)
+    _print_outcome(outcome)
+    if not outcome.passed:
+        raise GateFailed("A gate failed: the model was not registered",
+                         details=[g.details for g in outcome.gates if not g.passed],
+                         hint=f"see the report: {outcome.report}")
+
+
+@app.command()
+@_guarded
+def serve(project: ProjectArg = DEFAULT_PROJECT,
+          host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+          port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None) -> None:
+    """Serve the project's champion model over HTTP."""
+    from shipyard import registry, spec
+    from shipyard import serve as serving
+    from shipyard.workspace import Workspace
+
+    loaded = spec.load(project)
+    model = registry.load(Workspace.of(loaded), loaded.name)
+    host, port = host or loaded.serve.host, port or loaded.serve.port
+    err.print(f"Serving {model.card.name} version {model.card.version} "
+              f"({model.card.estimator}) on http://{host}:{port}")
+    serving.run(serving.create_app(model, max_rows=loaded.serve.max_rows), host, port)
+
+
+@app.command()
+@_guarded
+def ui(project: ProjectArg = DEFAULT_PROJECT,
+       port: Annotated[int, typer.Option(help="Port for MLflow's UI.")] = 5000) -> None:
+    """Open MLflow's UI on the project's tracking store."""
+    from shipyard import spec
+    from shipyard.workspace import Workspace
+
+    ws = Workspace.of(spec.load(project))
+    if not ws.embedded_tracking:
+        out.print(f"This project tracks to {ws.tracking_uri}; open that in a browser.")
+        return
+    err.print(f"MLflow UI on http://127.0.0.1:{port} (Ctrl-C to stop)")
+    os.execv(sys.executable, [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri",
+                              ws.tracking_uri, "--host", "127.0.0.1", "--port", str(port)])
+
+
+@app.command()
+@_guarded
+def init(folder: Annotated[Path, typer.Argument(help="Where to write the project.")] = Path("."),
+         aircraft: Annotated[int, typer.Option(help="Fleet size to simulate.")] = 200,
+         seed: Annotated[int, typer.Option(help="Simulation seed.")] = 0,
+         force: Annotated[bool, typer.Option(help="Overwrite an existing project file.")] = False
+         ) -> None:
+    """Write a starter project: the demo fleet's project file and its simulated data."""
+    from shipyard.demo import init_project
+
+    path = init_project(folder, aircraft=aircraft, seed=seed, force=force)
+    out.print(f"Wrote {path} and its data. Next: [bold]shipyard run {path}[/]")
+
+
+@app.command()
+@_guarded
+def demo(folder: Annotated[Path, typer.Option("--dir", help="Where the demo works.")] =
+         Path("shipyard-demo"),
+         aircraft: Annotated[int, typer.Option(help="Fleet size to simulate.")] = 200,
+         seed: Annotated[int, typer.Option(help="Simulation seed.")] = 0,
+         port: Annotated[int | None, typer.Option(help="API port (default: the project's, "
+                                                       "or a free one).")] = None,
+         keep_serving: Annotated[bool | None, typer.Option(
+             help="Keep the API running after the demo (default: when run in a terminal).")]
+         = None) -> None:
+    """Simulate an airline fleet and run the whole life cycle on it, ending with a live API."""
+    from shipyard.demo import run_demo
+
+    stay = sys.stdout.isatty() if keep_serving is None else keep_serving
+    run_demo(folder, aircraft=aircraft, seed=seed, port=port, keep_serving=stay,
+             console=out, progress_console=err)
+
+
+def _print_outcome(outcome) -> None:
+    from shipyard.metrics import METRICS
+
+    metric = METRICS[outcome.training.metric]
+    ev = outcome.evaluation
+    base = ev.baseline_metrics.get(metric.name)
+    out.print(f"Run {outcome.run_id}: best model [bold]{outcome.training.best.name}[/], holdout "
+              f"{metric.title} {ev.metrics[metric.name]:.4g}"
+              + (f" (constant baseline {base:.4g})" if base is not None else ""))
+    for g in outcome.gates:
+        mark = "[green]pass[/]" if g.passed else "[red]FAIL[/]"
+        out.print(f"  gate {g.name}: {mark} (actual {g.actual:.4g})")
+    if outcome.version:
+        out.print(f"Registered {outcome.card.name} version {outcome.version} as champion.")
+    out.print(f"Report: {outcome.report}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

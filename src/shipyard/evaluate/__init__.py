@@ -1,0 +1,18 @@
+"""Holdout evaluation: how good the chosen model is on rows it never saw.
+
+``evaluate(model, X, y, task=...)`` scores a fitted model (or pipeline) with
+every metric of :mod:`shipyard.metrics` that fits the task, and scores a
+*constant baseline* on the same rows: ``baseline_for`` fits scikit-learn's
+``DummyRegressor(strategy="mean")`` or ``DummyClassifier(strategy="prior")``,
+the model that has learned nothing but the target's distribution. A model
+that does not beat it has learned nothing useful, whatever its score looks like.
+
+``section(evaluation, metric=...)`` shows the metrics next to the baseline's
+and the plots that explain them: predicted vs actual and residuals for a
+regression; ROC, precision-recall and the confusion matrix for a classifier.
+"""
+
+from shipyard.evaluate.evaluation import Evaluation, baseline_for, evaluate
+from shipyard.evaluate.section import section
+
+__all__ = ["Evaluation", "baseline_for", "evaluate", "section"]

@@ -1,0 +1,129 @@
+"""The evaluation's plots, each returned as an inline ``<img>``."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn import metrics as skm
+
+from shipyard import report
+from shipyard.metrics import Prediction
+
+MAX_POINTS = 5000  # scatter plots beyond this are ink, not information
+MAX_ROC_CLASSES = 10  # one-vs-rest curves drawn; more would be an unreadable tangle
+MAX_ANNOTATED_CLASSES = 15  # confusion matrix cells get numbers up to this size
+
+
+def _alpha(n: int) -> float:
+    return 0.7 if n < 1000 else 0.35
+
+
+def _sample(n: int) -> np.ndarray:
+    if n <= MAX_POINTS:
+        return np.arange(n)
+    # a fixed seed keeps the report identical when the run is reproduced
+    return np.sort(np.random.default_rng(0).choice(n, MAX_POINTS, replace=False))
+
+
+def predicted_vs_actual(p: Prediction) -> str:
+    y, yhat = np.asarray(p.y_true, dtype=float), np.asarray(p.y_pred, dtype=float)
+    rows = _sample(len(y))
+    fig, ax = report.new_figure(5.2, 4.6)
+    ax.scatter(y[rows], yhat[rows], s=8, alpha=_alpha(len(rows)), color=report.PALETTE[0],
+               linewidths=0)
+    low, high = float(min(y.min(), yhat.min())), float(max(y.max(), yhat.max()))
+    ax.plot([low, high], [low, high], color=report.MUTED, linestyle="--", linewidth=1,
+            label="perfect prediction")
+    ax.set_xlabel("actual")
+    ax.set_ylabel("predicted")
+    shown = f" ({len(rows):,} of {len(y):,} rows)" if len(rows) < len(y) else ""
+    ax.set_title("Predicted vs actual" + shown)
+    ax.legend(loc="upper left", frameon=False, fontsize=9)
+    return report.figure(fig)
+
+
+def residuals(p: Prediction) -> str:
+    y, yhat = np.asarray(p.y_true, dtype=float), np.asarray(p.y_pred, dtype=float)
+    rows = _sample(len(y))
+    fig, ax = report.new_figure(5.2, 4.6)
+    ax.scatter(yhat[rows], (y - yhat)[rows], s=8, alpha=_alpha(len(rows)), color=report.PALETTE[2],
+               linewidths=0)
+    ax.axhline(0, color=report.MUTED, linestyle="--", linewidth=1)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("actual − predicted")
+    ax.set_title("Residuals vs predicted")
+    return report.figure(fig)
+
+
+def _chance_line(ax) -> None:
+    ax.plot([0, 1], [0, 1], color=report.MUTED, linestyle="--", linewidth=1,
+            label="chance")
+
+
+def _roc_curve(ax, positive: np.ndarray, score: np.ndarray, label: str) -> None:
+    if positive.all() or not positive.any():
+        return  # a class absent from the holdout has no curve
+    fpr, tpr, _ = skm.roc_curve(positive, score)
+    ax.plot(fpr, tpr, linewidth=1.8, label=f"{label}AUC {skm.auc(fpr, tpr):.3f}")
+
+
+def roc(p: Prediction) -> str:
+    """Binary: the positive class's ROC curve. Multiclass: one-vs-rest curves."""
+    fig, ax = report.new_figure(5.2, 4.6)
+    y = np.asarray(p.y_true)
+    if len(p.classes) == 2:
+        _roc_curve(ax, y == p.positive_class, p.positive_proba, "")
+        ax.set_title(f"ROC curve (positive class: {p.positive_class})")
+    else:
+        for i, cls in enumerate(p.classes[:MAX_ROC_CLASSES]):
+            _roc_curve(ax, y == cls, p.proba[:, i], f"{cls}: ")
+        ax.set_title("ROC curves, one class vs rest")
+    _chance_line(ax)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.01)
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.legend(loc="lower right", frameon=False, fontsize=9)
+    return report.figure(fig)
+
+
+def precision_recall(p: Prediction) -> str:
+    positive = np.asarray(p.y_true) == p.positive_class
+    score = p.positive_proba
+    precision, recall, _ = skm.precision_recall_curve(positive, score)
+    ap = skm.average_precision_score(positive, score)
+    fig, ax = report.new_figure(5.2, 4.6)
+    ax.step(recall, precision, where="post", linewidth=1.8, label=f"AP {ap:.3f}")
+    prevalence = float(positive.mean())
+    ax.axhline(prevalence, color=report.MUTED, linestyle="--", linewidth=1,
+               label=f"prevalence {prevalence:.1%}")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.01)
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.set_title(f"Precision–recall (positive class: {p.positive_class})")
+    ax.legend(loc="lower left", frameon=False, fontsize=9)
+    return report.figure(fig)
+
+
+def confusion(p: Prediction) -> str:
+    classes = list(p.classes)
+    matrix = skm.confusion_matrix(p.y_true, p.y_pred, labels=classes)
+    size = min(9.0, 3.2 + 0.45 * len(classes))
+    fig, ax = report.new_figure(size + 0.8, size)
+    ax.grid(False)
+    image = ax.imshow(matrix, cmap="Blues")
+    fig.colorbar(image, ax=ax, shrink=0.8)
+    ticks = np.arange(len(classes))
+    labels = [str(c) for c in classes]
+    ax.set_xticks(ticks, labels, rotation=45 if len(classes) > 4 else 0, ha="right"
+                  if len(classes) > 4 else "center")
+    ax.set_yticks(ticks, labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("actual")
+    ax.set_title("Confusion matrix (holdout rows)")
+    if len(classes) <= MAX_ANNOTATED_CLASSES:
+        dark = matrix.max() / 2 if matrix.size else 0
+        for (i, j), count in np.ndenumerate(matrix):
+            ax.text(j, i, f"{count:,}", ha="center", va="center", fontsize=9,
+                    color="white" if count > dark else report.INK)
+    return report.figure(fig)

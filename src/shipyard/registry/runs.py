@@ -1,0 +1,115 @@
+"""One MLflow run: what a ``shipyard run`` records while it works."""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+
+from shipyard.card import ModelCard
+from shipyard.workspace import Workspace
+
+
+class Run:
+    """The active MLflow run; created by :func:`open_run`."""
+
+    def __init__(self, run_id: str):
+        self.id = run_id
+        self.model_uri: str | None = None
+        self.model_id: str | None = None
+
+    def log_params(self, params: dict) -> None:
+        import mlflow
+
+        mlflow.log_params({k: _short(v) for k, v in params.items()})
+
+    def log_metrics(self, metrics: dict[str, float]) -> None:
+        import mlflow
+
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
+
+    def set_tags(self, tags: dict[str, str]) -> None:
+        import mlflow
+
+        mlflow.set_tags({k: _short(v, 5000) for k, v in tags.items()})
+
+    def log_json(self, name: str, data) -> None:
+        import mlflow
+
+        mlflow.log_dict(data, name)
+
+    def log_file(self, path: Path) -> None:
+        import mlflow
+
+        mlflow.log_artifact(str(path))
+
+    def log_dataset(self, frame: pd.DataFrame, source: Path, digest: str, target: str) -> None:
+        """Record the snapshot as the run's training data (MLflow digests are at most
+        36 characters, so it gets the first 32 of the hash; the tag has all of it)."""
+        import mlflow
+        from mlflow.data.sources import LocalArtifactDatasetSource
+
+        # A source object, not a path string: MLflow finds two ways to read a path and warns.
+        with warnings.catch_warnings():
+            # A hint about integer columns in *model* inputs; this is a dataset record.
+            warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+            dataset = mlflow.data.from_pandas(
+                frame, source=LocalArtifactDatasetSource(str(source)), targets=target,
+                name=f"snapshot-{digest[:12]}", digest=digest[:32])
+        mlflow.log_input(dataset, context="training")
+
+    def log_model(self, pipeline, card: ModelCard, example: pd.DataFrame,
+                  requirements: list[str]) -> str:
+        import mlflow.sklearn
+        from mlflow.models import infer_signature
+
+        signature = infer_signature(example, _sample_output(pipeline, example, card))
+        # Pickle formats warn on every save; the warning is for untrusted artifacts,
+        # and these are written and read by the same project.
+        level = logging.getLogger("mlflow.sklearn").level
+        logging.getLogger("mlflow.sklearn").setLevel(logging.ERROR)
+        try:
+            info = mlflow.sklearn.log_model(
+                pipeline, name="model", signature=signature, pip_requirements=requirements,
+                metadata={"shipyard": card.to_dict()}, serialization_format="cloudpickle")
+        finally:
+            logging.getLogger("mlflow.sklearn").setLevel(level)
+        self.model_uri, self.model_id = info.model_uri, info.model_id
+        return info.model_uri
+
+
+@contextmanager
+def open_run(workspace: Workspace, experiment: str, run_name: str | None = None) -> Iterator[Run]:
+    """Start a run in ``experiment``; it ends FAILED if the block raises."""
+    import mlflow
+
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    mlflow.set_tracking_uri(workspace.tracking_uri)
+    mlflow.set_registry_uri(workspace.tracking_uri)
+    client = mlflow.MlflowClient()
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        location = workspace.artifacts.as_uri() if workspace.embedded_tracking else None
+        experiment_id = client.create_experiment(experiment, artifact_location=location)
+    else:
+        experiment_id = found.experiment_id
+    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as active:
+        mlflow.set_tags({"shipyard.python": platform.python_version()})
+        yield Run(active.info.run_id)
+
+
+def _sample_output(pipeline, example: pd.DataFrame, card: ModelCard):
+    if card.task == "regression":
+        return pipeline.predict(example)
+    return pipeline.predict_proba(example)
+
+
+def _short(value, limit: int = 500) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

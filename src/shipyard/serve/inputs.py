@@ -1,0 +1,297 @@
+"""Request bodies -> typed columns, following the model's input schema.
+
+Decoding is written by hand rather than left to pandas because a refused
+request must name the row, the column and the value at fault, and pandas would
+coerce silently instead ("3" -> 3.0, true -> 1.0). The result follows the
+contract in :mod:`shipyard.schema`: float64 with NaN for numeric kinds, Python
+``str`` with ``""`` for text.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from shipyard.errors import ShipyardError, did_you_mean
+from shipyard.schema import MISSING_TEXT, Column, Schema
+
+MAX_PROBLEMS = 20  # details listed in one error; the headline still counts them all
+MAX_NAMES = 5  # column names spelled out in a headline, like scikit-learn's feature check
+
+_EXPECTED = {
+    "number": "a number or null",
+    "integer": "an integer or null",
+    "boolean": "true, false or null",
+    "string": "a string or null",
+}
+
+
+class InputError(ShipyardError):
+    """A request the server refuses. ``status`` is the HTTP status to answer with;
+    ``problems`` are JSON objects, each with a ``message`` and, where they apply,
+    the ``row``, ``column`` and offending ``value`` (or ``line``/``char`` for
+    malformed JSON)."""
+
+    def __init__(self, status: int, headline: str, problems: list[dict[str, Any]] | None = None):
+        self.status = status
+        self.problems = problems or []
+        super().__init__(headline, details=[p["message"] for p in self.problems])
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Validated rows as one array per schema column, in schema order."""
+
+    columns: dict[str, np.ndarray]
+    n_rows: int
+
+
+class _NonFinite(Exception):
+    """Raised from inside the JSON parser on NaN / Infinity tokens."""
+
+
+def _reject_constant(token: str) -> float:
+    raise _NonFinite(token)
+
+
+def parse(body: bytes) -> Any:
+    """The JSON value in ``body``, strictly: UTF-8, no NaN or Infinity tokens."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        message = f"request body is not UTF-8: bad byte at offset {exc.start}"
+        raise InputError(400, message) from None
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        where = {"message": exc.msg, "line": exc.lineno, "char": exc.colno}
+        raise InputError(
+            400, f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", [where]
+        ) from None
+    except _NonFinite as exc:
+        raise InputError(
+            400, f"malformed JSON: {exc} is not a JSON value; send null for a missing value"
+        ) from None
+    except RecursionError:
+        raise InputError(400, "malformed JSON: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer literal longer than Python's digit limit
+        raise InputError(400, f"malformed JSON: {exc}") from None
+
+
+def rows_of(payload: Any, max_rows: int) -> list:
+    """The rows in a decoded body: one object, or a non-empty list of them."""
+    if isinstance(payload, dict):
+        return [payload]
+    if not isinstance(payload, list):
+        raise InputError(
+            422, f"request body must be a JSON object (one row) or a list of objects, "
+                 f"got {_json_type(payload)}"
+        )
+    if not payload:
+        raise InputError(422, "empty list: send at least one row")
+    if len(payload) > max_rows:
+        raise InputError(413, f"too many rows: {len(payload)}, at most {max_rows} per request")
+    return payload
+
+
+def validate(rows: list, schema: Schema) -> Batch:
+    """Check every row against ``schema`` and return the typed columns.
+
+    Raises :class:`InputError` (422) naming the rows, columns and values at fault;
+    nothing is returned unless every row is valid.
+    """
+    _check_objects(rows)
+    _check_keys(rows, schema)
+    problems = _Problems()
+    columns = {col.name: _column(col, position, rows, problems)
+               for position, col in enumerate(schema.columns)}
+    problems.raise_if_any()
+    return Batch(columns, len(rows))
+
+
+def _check_objects(rows: list) -> None:
+    bad = [i for i, row in enumerate(rows) if not isinstance(row, dict)]
+    if not bad:
+        return
+    first = bad[0]
+    found = f"row {first} is not a JSON object (got {_json_type(rows[first])})"
+    headline = found if len(bad) == 1 else f"{len(bad)} rows are not JSON objects; first: {found}"
+    problems = [{"message": f"row {i} is not a JSON object (got {_json_type(rows[i])})", "row": i}
+                for i in bad[:MAX_PROBLEMS]]
+    raise InputError(422, headline, problems)
+
+
+def _check_keys(rows: list[dict], schema: Schema) -> None:
+    expected = frozenset(schema.names)
+    problems = []
+    n_bad = 0
+    for i, row in enumerate(rows):
+        if row.keys() == expected:  # the common case: one set comparison per row
+            continue
+        n_bad += 1
+        if len(problems) < MAX_PROBLEMS:
+            problems.append(_key_problem(i, row, schema))
+    if n_bad:
+        first = problems[0]["message"]
+        headline = first if n_bad == 1 else f"{n_bad} rows have wrong columns; first: {first}"
+        raise InputError(422, headline, problems)
+
+
+def _key_problem(i: int, row: dict, schema: Schema) -> dict[str, Any]:
+    known = set(schema.names)
+    missing = [name for name in schema.names if name not in row]
+    unknown = [key for key in row if key not in known]
+    parts = []
+    if unknown:
+        hint = did_you_mean(unknown[0], missing or schema.names) if len(unknown) == 1 else ""
+        parts.append(f"unknown column{_s(unknown)} {_names(unknown)}{hint}")
+    if missing:
+        parts.append(f"missing column{_s(missing)} {_names(missing)}")
+    problem: dict[str, Any] = {"message": f"row {i}: " + "; ".join(parts), "row": i}
+    if missing:
+        problem["missing"] = missing
+    if unknown:
+        problem["unknown"] = unknown
+    return problem
+
+
+class _Problems:
+    """Bad values across all rows, reported in row order whatever order they were found in."""
+
+    def __init__(self) -> None:
+        self.found: list[tuple[int, int, Column, Any]] = []
+
+    def add(self, row: int, position: int, col: Column, value: Any) -> None:
+        self.found.append((row, position, col, value))
+
+    def raise_if_any(self) -> None:
+        if not self.found:
+            return
+        self.found.sort(key=lambda f: (f[0], f[1]))
+        problems = [_value_problem(row, col, value)
+                    for row, _, col, value in self.found[:MAX_PROBLEMS]]
+        first = problems[0]["message"]
+        count = len(self.found)
+        headline = first if count == 1 else f"{count} invalid values; first: {first}"
+        raise InputError(422, headline, problems)
+
+
+def _value_problem(row: int, col: Column, value: Any) -> dict[str, Any]:
+    message = (f"row {row}, column '{col.name}': expected {_EXPECTED[col.kind]}, "
+               f"got {_describe(value)}")
+    problem = {"message": message, "row": row, "column": col.name}
+    echo = _echo(value)
+    if echo is not None:
+        problem["value"] = echo
+    return problem
+
+
+def _column(col: Column, position: int, rows: list[dict], problems: _Problems) -> np.ndarray:
+    values = [row[col.name] for row in rows]
+    if not col.numeric:
+        out = [MISSING_TEXT] * len(values)
+        for i, v in enumerate(values):
+            if type(v) is str:
+                out[i] = v
+            elif v is not None:
+                problems.add(i, position, col, v)
+        return np.asarray(out, dtype=object)
+    to_float = _TO_FLOAT[col.kind]
+    numbers = np.full(len(values), np.nan)
+    for i, v in enumerate(values):
+        if v is None:
+            continue
+        x = to_float(v)
+        if x is None:
+            problems.add(i, position, col, v)
+        else:
+            numbers[i] = x
+    return numbers
+
+
+# Each returns the float64 value for an accepted JSON value, or None to refuse it.
+# ``type(v) is int`` (not isinstance) keeps booleans out: bool subclasses int.
+
+def _number(v: Any) -> float | None:
+    if type(v) is float:
+        return v if math.isfinite(v) else None  # 1e400 parses to inf
+    if type(v) is int:
+        return _int_to_float(v)
+    return None
+
+
+def _integer(v: Any) -> float | None:
+    if type(v) is int:
+        return _int_to_float(v)
+    if type(v) is float and v.is_integer():  # 3.0 is an integer; inf and 2.5 are not
+        return v
+    return None
+
+
+def _boolean(v: Any) -> float | None:
+    return float(v) if type(v) is bool else None
+
+
+def _int_to_float(v: int) -> float | None:
+    try:
+        return float(v)
+    except OverflowError:
+        return None
+
+
+_TO_FLOAT = {"number": _number, "integer": _integer, "boolean": _boolean}
+
+
+def _json_type(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "a boolean"
+    if isinstance(v, int | float):
+        return "a number"
+    if isinstance(v, str):
+        return "a string"
+    if isinstance(v, list):
+        return "an array"
+    return "an object"
+
+
+def _describe(v: Any) -> str:
+    """A value as the client wrote it (roughly), short enough for one line."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return "string " + json.dumps(v if len(v) <= 40 else v[:40] + "...")
+    if isinstance(v, float):
+        return repr(v) if math.isfinite(v) else "a number too large for float64"
+    if isinstance(v, int):
+        if v.bit_length() > 1024:
+            return "an integer too large for float64"
+        text = str(v)
+        return text if len(text) <= 40 else f"a {len(text)}-digit integer"
+    return _json_type(v)
+
+
+def _echo(v: Any) -> Any:
+    """The offending value to send back, when it is a short scalar; else None."""
+    if isinstance(v, str):
+        return v if len(v) <= 100 else v[:100] + "..."
+    if isinstance(v, bool) or (isinstance(v, float) and math.isfinite(v)):
+        return v
+    if isinstance(v, int) and v.bit_length() < 64:
+        return v
+    return None
+
+
+def _names(names: list[str]) -> str:
+    shown = ", ".join(f"'{n}'" for n in names[:MAX_NAMES])
+    more = len(names) - MAX_NAMES
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def _s(items: list) -> str:
+    return "" if len(items) == 1 else "s"

@@ -1,0 +1,87 @@
+"""Validated columns -> the pipeline's output -> one JSON-ready item per row.
+
+Kept apart from decoding and encoding so that a batching layer can join the
+columns of several requests, call :func:`predict` once and split the scores.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from shipyard.card import LoadedModel, ModelCard
+from shipyard.metrics import BINARY, CLASSIFICATION
+from shipyard.serve.inputs import Batch
+
+
+@dataclass(frozen=True)
+class Scores:
+    """What the pipeline said about a batch: regression values, or class
+    probabilities (one row per input row, columns in ``card.classes`` order)."""
+
+    values: np.ndarray | None = None
+    proba: np.ndarray | None = None
+
+
+def to_frame(batch: Batch) -> pd.DataFrame:
+    """The pipeline's input, with the dtypes of ``Schema.model_frame``: text stays
+    ``object`` (pandas 3 would otherwise infer its own string dtype)."""
+    return pd.DataFrame({name: pd.Series(values, dtype=object) if values.dtype == object
+                         else values for name, values in batch.columns.items()})
+
+
+def predict(model: LoadedModel, batch: Batch) -> Scores:
+    """Run the pipeline on a batch. A model that answers with the wrong shape is a
+    bug in the model, not in the request: it raises ``RuntimeError``."""
+    frame = to_frame(batch)
+    card = model.card
+    if card.task in CLASSIFICATION:
+        proba = np.asarray(model.pipeline.predict_proba(frame), dtype=np.float64)
+        if proba.shape != (batch.n_rows, len(card.classes)):
+            raise RuntimeError(
+                f"predict_proba returned shape {proba.shape} for {batch.n_rows} rows, "
+                f"but the model card lists {len(card.classes)} classes"
+            )
+        return Scores(proba=proba)
+    values = np.asarray(model.pipeline.predict(frame), dtype=np.float64).reshape(-1)
+    if values.shape != (batch.n_rows,):
+        raise RuntimeError(f"predict returned {values.shape[0]} values for {batch.n_rows} rows")
+    return Scores(values=values)
+
+
+def items(card: ModelCard, scores: Scores) -> list[dict[str, Any]]:
+    """One response item per row: ``{"prediction": float}`` for regression;
+    ``{"prediction": label, "probabilities": {class: p}}`` for classification,
+    plus ``"probability"`` of the positive class for binary tasks."""
+    if scores.proba is None:
+        return [{"prediction": v} for v in scores.values.tolist()]
+    labels = [plain(c) for c in card.classes]
+    keys = [str(c) for c in labels]
+    best = scores.proba.argmax(axis=1).tolist()  # the same rule as metrics.predicted
+    rows = scores.proba.tolist()
+    if card.task != BINARY:
+        return [{"prediction": labels[b], "probabilities": dict(zip(keys, p, strict=True))}
+                for b, p in zip(best, rows, strict=True)]
+    pos = positive_index(card, labels)
+    return [{"prediction": labels[b], "probability": p[pos],
+             "probabilities": dict(zip(keys, p, strict=True))}
+            for b, p in zip(best, rows, strict=True)]
+
+
+def positive_index(card: ModelCard, labels: list) -> int:
+    """Where the positive class sits in ``labels``; the last class when the card
+    names none (scikit-learn's convention, also used by the metrics)."""
+    if card.positive_class is None:
+        return len(labels) - 1
+    positive = plain(card.positive_class)
+    if positive not in labels:
+        raise RuntimeError(f"positive class {positive!r} is not one of the classes {labels}")
+    return labels.index(positive)
+
+
+def plain(value: Any) -> Any:
+    """numpy scalars -> Python scalars, so labels are JSON-native."""
+    return value.item() if isinstance(value, np.generic) else value
