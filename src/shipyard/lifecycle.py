@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from importlib.metadata import version as package_version
 from pathlib import Path
 
@@ -47,9 +48,11 @@ def run_project(project: Project, progress: Report = silent) -> RunOutcome:
     experiment = project.tracking.experiment or project.name
     with registry.open_run(ws, experiment) as run:
         run.set_tags(_lineage(project))
-        snap = data.extract(project, ws, lambda rows: progress("Extracting rows", rows, None))
-        progress("Extracting rows", snap.rows, snap.rows)
-        frame = snap.frame()
+        table = data.extract(project, lambda rows: progress("Extracting rows", rows, None))
+        progress("Extracting rows", table.num_rows, table.num_rows)
+        frame = data.to_frame(table)
+        ds = prepare.dataset(frame, project)  # refuses unusable rows before anything is kept
+        snap = data.store(table, project, ws)
         run.set_tags({"shipyard.snapshot": snap.digest})
         run.log_dataset(frame, snap.data_file, snap.digest, project.target)
 
@@ -57,7 +60,6 @@ def run_project(project: Project, progress: Report = silent) -> RunOutcome:
         prof = profile.profile(frame, target=project.target, task=project.task,
                                entity=project.entity, time=project.time)
         progress("Profiling", 1, 1)
-        ds = prepare.dataset(frame, project)
         fit_rows, holdout_rows = train.holdout(ds, project.split_strategy,
                                                project.split.holdout, project.seed)
         fit, held = ds.take(fit_rows), ds.take(holdout_rows)
@@ -120,8 +122,9 @@ def _report(project, run_id, snap, prof, ds, result, ev, verdicts) -> str:
         training_section(result, project.task, project.split.folds, project.split_strategy),
         evaluate.section(ev, metric=metric.name), gates.section(verdicts),
     ]
+    started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return report.render(f"{project.name}: {project.task} of '{project.target}'", sections,
-                         subtitle="Shipyard run report", facts=facts)
+                         subtitle=f"Run {run_id[:12]}, {started}", facts=facts)
 
 
 def _data_section(project: Project, snap: Snapshot, ds: prepare.Dataset) -> report.Section:

@@ -1,26 +1,34 @@
 """Getting the data: run the project's SQL against its source, check that the
 result has what the project file names, and store it as a content-addressed
-snapshot. ``fleet`` simulates the demo's airline fleet."""
+snapshot (once the rows are known to be usable, so that a failed run stores
+nothing). ``fleet`` simulates the demo's airline fleet."""
 
 from __future__ import annotations
 
-from shipyard.data.snapshot import Snapshot, content_hash, open_snapshot
+import pyarrow as pa
+
+from shipyard.data.snapshot import Snapshot, content_hash, open_snapshot, to_frame
 from shipyard.data.sources import Progress, describe, read
 from shipyard.errors import DataError, did_you_mean
 from shipyard.spec import Project
 from shipyard.workspace import Workspace
 
 __all__ = ["Snapshot", "check_source", "content_hash", "extract", "open_snapshot",
-           "required_columns"]
+           "required_columns", "store", "to_frame"]
 
 
-def extract(project: Project, workspace: Workspace, progress: Progress | None = None) -> Snapshot:
-    """Run the project's query and store the result; nothing is stored when the
-    result cannot be used (no rows, a named column missing)."""
-    from shipyard.data import snapshot
-
+def extract(project: Project, progress: Progress | None = None) -> pa.Table:
+    """Run the project's query; refuse a result that has no rows or lacks a column
+    the project file names."""
     table = read(project.source, project.root, progress)
     _check(table.column_names, table.num_rows, project)
+    return table
+
+
+def store(table: pa.Table, project: Project, workspace: Workspace) -> Snapshot:
+    """Keep ``table`` as a snapshot in the workspace (once per distinct content)."""
+    from shipyard.data import snapshot
+
     return snapshot.save(table, workspace.snapshots, describe(project.source))
 
 

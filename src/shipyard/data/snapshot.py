@@ -59,7 +59,12 @@ class Snapshot:
         return table
 
     def frame(self) -> pd.DataFrame:
-        return self.table().to_pandas()
+        return to_frame(self.table())
+
+
+def to_frame(table: pa.Table) -> pd.DataFrame:
+    """Arrow rows as pandas, with dates as datetime64 (not Python date objects)."""
+    return table.to_pandas(date_as_object=False)
 
 
 def save(table: pa.Table, folder: Path, source: dict) -> Snapshot:

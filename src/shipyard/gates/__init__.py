@@ -11,7 +11,7 @@ import math
 from dataclasses import asdict, dataclass
 
 from shipyard.metrics import METRICS
-from shipyard.report import Section, table
+from shipyard.report import Section, badge, table
 from shipyard.spec import Project
 
 
@@ -58,7 +58,9 @@ def section(results: list[GateResult]) -> Section:
     if not results:
         return Section("Gates", "<p>The project file declares no gates.</p>")
     rows = [{"gate": r.gate, "check": f"{r.metric} {r.op} {r.threshold:g}",
-             "actual": r.actual, "verdict": "pass" if r.passed else "FAIL"} for r in results]
+             "actual": r.actual,
+             "verdict": badge("pass", "good") if r.passed else badge("FAIL", "bad")}
+            for r in results]
     verdict = ("<p class='verdict pass'>All gates passed: the model may become the champion.</p>"
                if passed(results) else
                "<p class='verdict fail'>A gate failed: the model was not registered.</p>")

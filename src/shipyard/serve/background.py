@@ -3,6 +3,7 @@ while its API answers, and for tests, which talk to a real server."""
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
 import time
@@ -63,12 +64,18 @@ class BackgroundServer:
             self._sock.close()
 
     def wait(self) -> None:
-        """Block until the server stops or the user presses Ctrl-C."""
+        """Block until the server stops, the user presses Ctrl-C or SIGTERM arrives."""
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
             while self._thread is not None and self._thread.is_alive():
                 self._thread.join(timeout=0.5)
         except KeyboardInterrupt:
             pass
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
 
     def _wait_until_up(self) -> None:
         deadline = time.monotonic() + self.startup_timeout
@@ -83,3 +90,7 @@ class BackgroundServer:
                 self.stop()
                 raise RuntimeError(f"the server at {self.url} did not start")
             time.sleep(0.02)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt

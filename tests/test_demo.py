@@ -1,0 +1,130 @@
+"""The demo end to end on a small fleet: simulate -> SQL -> snapshot -> train ->
+gates -> MLflow registry -> a served API answering real HTTP requests."""
+
+import io
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import httpx
+import numpy as np
+import pytest
+from rich.console import Console
+
+from shipyard import registry
+from shipyard.demo import run_demo
+from shipyard.serve.background import free_port
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("demo") / "fleet"
+    printed = io.StringIO()
+    result = run_demo(folder, aircraft=60, seed=3, port=free_port(), keep_serving=False,
+                      console=Console(file=printed, width=200), progress_console=Console(
+                          file=io.StringIO()))
+    return result, printed.getvalue()
+
+
+def test_demo_registers_a_champion_that_beats_a_constant(demo):
+    result, _ = demo
+    outcome = result.outcome
+    assert outcome.passed and outcome.version == "1"
+    assert registry.champion_version(outcome.workspace, "fleet-rul") == "1"
+    ev = outcome.evaluation
+    # Remaining useful life on engines the model never saw: far better than the mean.
+    assert ev.metrics["rmse"] < 0.6 * ev.baseline_metrics["rmse"]
+    assert ev.metrics["r2"] > 0.6
+    assert (outcome.workspace.root / "mlflow.db").is_file()
+    assert outcome.report.is_file() and outcome.report.stat().st_size > 50_000
+
+
+def test_demo_scored_every_engine_on_wing_over_http(demo):
+    result, printed = demo
+    with duckdb.connect(str(result.project_file.parent / "data" / "fleet.duckdb"),
+                        read_only=True) as con:
+        # Installed and flown at least once (a replacement fitted on the last day has
+        # no readings yet, so there is nothing to score it on).
+        on_wing = con.execute("SELECT count(*) FROM engines WHERE engine_id NOT IN "
+                              "(SELECT engine_id FROM removals) AND engine_id IN "
+                              "(SELECT engine_id FROM engine_readings)").fetchone()[0]
+    assert len(result.predictions) == on_wing > 100
+    # What came over HTTP is what the champion says about each engine's latest flight.
+    champion = registry.load(result.outcome.workspace, "fleet-rul")
+    frame = result.outcome.snapshot.frame()
+    latest = frame[frame["engine_id"].isin(result.predictions["engine_id"])].sort_values(
+        ["engine_id", "flight_date"]).groupby("engine_id").tail(1)
+    expected = champion.pipeline.predict(champion.card.schema.model_frame(latest))
+    np.testing.assert_allclose(result.predictions["predicted_rul"], expected, rtol=1e-9)
+    assert (result.predictions["inspect"] == (expected < 30)).all()
+    flagged = result.predictions["inspect"].sum()
+    assert f"Flagged       {flagged} of {on_wing} engines on wing" in printed
+    for where in ("Report", "MLflow store", "API", "shipyard ui", "shipyard serve"):
+        assert where in printed
+
+
+def test_shipyard_serve_answers_with_the_champion(demo):
+    result, _ = demo
+    port = free_port()
+    env = {**os.environ, "NO_COLOR": "1"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "shipyard", "serve", str(result.project_file), "--port",
+         str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30, trust_env=False)
+    try:
+        _wait(client, server)
+        champion = registry.load(result.outcome.workspace, "fleet-rul")
+        rows = result.outcome.snapshot.frame().head(25)
+        payload = [{c: (None if v != v else v) for c, v in r.items()}
+                   for r in rows[champion.card.schema.names].to_dict("records")]
+        answer = client.post("/predict", json=payload)
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert body["model"] == {"name": "fleet-rul", "version": "1"}
+        served = [p["prediction"] for p in body["predictions"]]
+        expected = champion.pipeline.predict(champion.card.schema.model_frame(rows))
+        np.testing.assert_allclose(served, expected, rtol=1e-9)
+
+        bad = dict(payload[0], egt_c="hot")
+        refused = client.post("/predict", json=bad)
+        assert refused.status_code == 422 and "egt_c" in refused.json()["error"]
+        assert client.post("/predict", json=payload[0]).status_code == 200  # still serving
+        schema = client.get("/openapi.json").json()
+        assert "egt_c" in str(schema)
+    finally:
+        client.close()
+        server.terminate()
+        server.wait(timeout=20)
+        server.stdout.close()
+
+
+def _wait(client: httpx.Client, server: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise AssertionError(f"shipyard serve exited: {server.stdout.read().decode()}")
+        try:
+            if client.get("/health").status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError("shipyard serve did not answer /health")
+
+
+def test_demo_refuses_a_gate_failure_without_serving(tmp_path: Path):
+    """A model that fails its gate is not registered, so there is nothing to serve."""
+    from shipyard import spec
+    from shipyard.demo import init_project
+    from shipyard.errors import RegistryError
+    from shipyard.lifecycle import run_project
+
+    path = init_project(tmp_path / "p", aircraft=8)
+    text = path.read_text()
+    path.write_text(text.replace("max: 30", "max: 0.5"))
+    outcome = run_project(spec.load(path))
+    assert not outcome.passed and registry.champion_version(outcome.workspace, "fleet-rul") is None
+    with pytest.raises(RegistryError, match="No 'champion' model"):
+        registry.load(outcome.workspace, "fleet-rul")
