@@ -25,7 +25,7 @@ demo: install
 
 test: dev
 	$(BIN)/lint-imports
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests
 	$(BIN)/pytest
 
 clean:

@@ -10,6 +10,8 @@ that need an inspection.
 from __future__ import annotations
 
 import json
+import shutil
+import sys
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -96,8 +98,23 @@ def run_demo(folder: Path, *, aircraft: int = 200, seed: int = 0, port: int | No
             server.wait()
     if not keep_serving:
         console.print(f"\nThe API was stopped with the demo. Serve the champion again with: "
-                      f"[bold]shipyard serve {path}[/]", soft_wrap=True)
+                      f"[bold]{command()} serve {path}[/]", soft_wrap=True)
     return result
+
+
+def command() -> str:
+    """How the user can run shipyard from here: plain ``shipyard`` when it is on the
+    PATH, else the script in the environment this runs in (``make demo`` does not
+    activate its virtual environment)."""
+    if shutil.which("shipyard"):
+        return "shipyard"
+    script = Path(sys.executable).parent / "shipyard"
+    if not script.exists():
+        return f"{sys.executable} -m shipyard"
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)
 
 
 def _engines_on_wing(project, outcome: RunOutcome) -> pd.DataFrame:
@@ -146,6 +163,6 @@ def _print_summary(console: Console, result: DemoResult) -> None:
         f"  Flagged       {len(flagged)} of {len(result.predictions)} engines on wing\n"
         f"  Project file  {result.project_file}\n"
         f"  Report        {outcome.report}\n"
-        f"  MLflow store  {ws.tracking_uri}  (browse it: shipyard ui {result.project_file})\n"
+        f"  MLflow store  {ws.tracking_uri}  (browse it: {command()} ui {result.project_file})\n"
         f"  API           {result.url}  (POST /predict, GET /health, GET /openapi.json)",
         soft_wrap=True)
