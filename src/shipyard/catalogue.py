@@ -19,37 +19,88 @@ from shipyard.metrics import REGRESSION
 
 @dataclass(frozen=True)
 class Entry:
-    regressor: str
-    classifier: str
+    regressor: str | None
+    classifier: str | None
     defaults: dict[str, Any] = field(default_factory=dict)
+    # Default search space, as the project file would write it ({low, high, log} or a
+    # list of choices); keys "regressor"/"classifier" hold role-specific parts.
+    space: dict[str, Any] = field(default_factory=dict)
 
-    def path(self, task: str) -> str:
+    def path(self, task: str) -> str | None:
         return self.regressor if task == REGRESSION else self.classifier
 
 
+def _log(low, high) -> dict:
+    return {"low": low, "high": high, "log": True}
+
+
+def _lin(low, high) -> dict:
+    return {"low": low, "high": high}
+
+
+_TREES = {"max_features": _lin(0.2, 1.0), "min_samples_leaf": _log(1, 30),
+          "n_estimators": _lin(100, 400)}
+
 MODELS: dict[str, Entry] = {
     "linear": Entry("sklearn.linear_model.Ridge", "sklearn.linear_model.LogisticRegression",
-                    {"classifier": {"max_iter": 2000}}),
+                    {"classifier": {"max_iter": 2000}},
+                    {"regressor": {"alpha": _log(1e-3, 1e3)},
+                     "classifier": {"C": _log(1e-3, 1e3)}}),
     "decision_tree": Entry("sklearn.tree.DecisionTreeRegressor",
-                           "sklearn.tree.DecisionTreeClassifier", {"min_samples_leaf": 5}),
+                           "sklearn.tree.DecisionTreeClassifier", {"min_samples_leaf": 5},
+                           {"max_depth": _lin(2, 20), "min_samples_leaf": _log(1, 100)}),
     "random_forest": Entry("sklearn.ensemble.RandomForestRegressor",
                            "sklearn.ensemble.RandomForestClassifier",
                            {"n_estimators": 100, "min_samples_leaf": 3, "max_samples": 0.5,
-                            "n_jobs": -1}),
+                            "n_jobs": -1}, _TREES),
     "extra_trees": Entry("sklearn.ensemble.ExtraTreesRegressor",
                          "sklearn.ensemble.ExtraTreesClassifier",
-                         {"n_estimators": 100, "min_samples_leaf": 3, "n_jobs": -1}),
-    "hist_gradient_boosting": Entry("sklearn.ensemble.HistGradientBoostingRegressor",
-                                    "sklearn.ensemble.HistGradientBoostingClassifier"),
+                         {"n_estimators": 100, "min_samples_leaf": 3, "n_jobs": -1}, _TREES),
+    "hist_gradient_boosting": Entry(
+        "sklearn.ensemble.HistGradientBoostingRegressor",
+        "sklearn.ensemble.HistGradientBoostingClassifier", {},
+        {"learning_rate": _log(0.01, 0.3), "max_leaf_nodes": _log(8, 128),
+         "min_samples_leaf": _log(5, 200), "l2_regularization": _log(1e-6, 10.0)}),
     # One thread: LightGBM's OpenMP threads spin-wait, and on a small, busy machine
     # that made a 30-tree fit 80x slower than one thread. Set n_jobs to use more.
     "lightgbm": Entry("lightgbm.LGBMRegressor", "lightgbm.LGBMClassifier",
                       {"n_estimators": 300, "learning_rate": 0.05, "num_leaves": 31,
                        "subsample": 0.8, "subsample_freq": 1, "colsample_bytree": 0.8,
-                       "n_jobs": 1, "verbose": -1}),
+                       "n_jobs": 1, "verbose": -1},
+                      {"learning_rate": _log(0.01, 0.2), "num_leaves": _log(8, 256),
+                       "min_child_samples": _log(5, 200), "subsample": _lin(0.5, 1.0),
+                       "colsample_bytree": _lin(0.3, 1.0), "reg_lambda": _log(1e-3, 30.0),
+                       "n_estimators": _log(100, 1500)}),
+    "xgboost": Entry("xgboost.XGBRegressor", "xgboost.XGBClassifier",
+                     {"n_estimators": 300, "learning_rate": 0.05, "max_depth": 6,
+                      "subsample": 0.8, "colsample_bytree": 0.8, "n_jobs": 1,
+                      "tree_method": "hist"},
+                     {"learning_rate": _log(0.01, 0.2), "max_depth": _lin(2, 10),
+                      "min_child_weight": _log(1, 50), "subsample": _lin(0.5, 1.0),
+                      "colsample_bytree": _lin(0.3, 1.0), "reg_lambda": _log(1e-3, 30.0),
+                      "n_estimators": _log(100, 1500)}),
+    "svm": Entry("sklearn.svm.SVR", "sklearn.svm.SVC", {"classifier": {"probability": True}},
+                 {"C": _log(1e-2, 1e3), "gamma": _log(1e-4, 1.0)}),
+    "mlp": Entry("sklearn.neural_network.MLPRegressor", "sklearn.neural_network.MLPClassifier",
+                 {"hidden_layer_sizes": (64, 32), "early_stopping": True, "max_iter": 500},
+                 {"alpha": _log(1e-6, 1e-1), "learning_rate_init": _log(1e-4, 1e-2)}),
+    "naive_bayes": Entry(None, "sklearn.naive_bayes.GaussianNB", {},
+                         {"var_smoothing": _log(1e-12, 1e-3)}),
     "knn": Entry("sklearn.neighbors.KNeighborsRegressor",
-                 "sklearn.neighbors.KNeighborsClassifier", {"n_neighbors": 15}),
+                 "sklearn.neighbors.KNeighborsClassifier", {"n_neighbors": 15},
+                 {"n_neighbors": _log(3, 200), "weights": ["uniform", "distance"]}),
 }
+
+
+def default_space(name: str, task: str) -> dict[str, Any]:
+    """The catalogue's search space for ``name`` on ``task`` ({} when it has none)."""
+    entry = MODELS.get(name)
+    if entry is None:
+        return {}
+    role = "regressor" if task == REGRESSION else "classifier"
+    shared = {k: v for k, v in entry.space.items() if k not in ("regressor", "classifier")}
+    return {**shared, **entry.space.get(role, {})}
+
 
 _DOTTED = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$")
 
@@ -66,6 +117,8 @@ def estimator_class(name: str, task: str) -> type:
     """The estimator class that ``name`` means for ``task``."""
     if name in MODELS:
         path = MODELS[name].path(task)
+        if path is None:
+            raise UnknownModel(f"'{name}' has no {task} form; choose another model")
     elif is_dotted(name):
         path = name
     else:

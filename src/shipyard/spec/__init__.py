@@ -24,9 +24,23 @@ from shipyard.spec.models import (
     Tracking,
     Tuning,
 )
+from shipyard.spec.options import (
+    Encode,
+    Evaluate,
+    Imbalance,
+    Impute,
+    Label,
+    Outliers,
+    Prepare,
+    Select,
+    Series,
+    Smooth,
+    Threshold,
+)
 
-__all__ = ["Features", "Gates", "Model", "Project", "QualityGate", "Range", "Serve", "Source",
-           "Split", "Tracking", "Tuning", "load", "parse"]
+__all__ = ["Encode", "Evaluate", "Features", "Gates", "Imbalance", "Impute", "Label", "Model",
+           "Outliers", "Prepare", "Project", "QualityGate", "Range", "Select", "Series", "Serve",
+           "Smooth", "Source", "Split", "Threshold", "Tracking", "Tuning", "load", "parse"]
 
 
 def load(path: str | Path) -> Project:

@@ -16,7 +16,7 @@ Problem = tuple[tuple, str]
 
 def check(project: Project) -> list[Problem]:
     return [*_metrics(project), *_models(project), *_split(project), *_columns(project),
-            *_source(project)]
+            *_source(project), *_label(project), *_prepare(project)]
 
 
 def _metric_problem(name: str, task: str) -> str | None:
@@ -54,6 +54,11 @@ def check_models(task: str, models) -> list[Problem]:
         for key, msg in catalogue.check_params(model.name, task, model.params).items():
             out.append((("models", i, "params", key), msg))
         known = cls().get_params()
+        if model.search == "auto":
+            if model.name not in catalogue.MODELS or not catalogue.MODELS[model.name].space:
+                out.append((("models", i, "search"), f"'{model.name}' has no default search "
+                                                     "space; give one per parameter"))
+            continue
         for key in model.search:
             if key not in known:
                 out.append((("models", i, "search", key),
@@ -96,4 +101,41 @@ def _source(p: Project) -> list[Problem]:
     for name, pattern in (src.files or {}).items():
         if not glob.glob(str(p.resolve(pattern))):
             out.append((("source", "files", name), f"no file matches {str(p.resolve(pattern))!r}"))
+    return out
+
+
+def _label(p: Project) -> list[Problem]:
+    if p.label is None:
+        return []
+    out = []
+    if not (p.entity and p.time):
+        out.append((("label",), "deriving a label follows each entity through time; set "
+                                "'entity' and 'time'"))
+    wanted = "regression" if p.label.kind == "rul" else "binary"
+    if p.task != wanted:
+        out.append((("label", "kind"), f"'{p.label.kind}' makes a {wanted} target, but the "
+                                       f"task is {p.task}"))
+    return out
+
+
+def _prepare(p: Project) -> list[Problem]:
+    prep, out = p.prepare, []
+    if prep.series is not None and not (p.entity and p.time):
+        out.append((("prepare", "series"), "window features follow each entity through "
+                                           "time; set 'entity' and 'time'"))
+    if prep.imbalance.method != "none" and p.task == REGRESSION:
+        out.append((("prepare", "imbalance", "method"),
+                    f"'{prep.imbalance.method}' balances classes; a regression task has none"))
+    if prep.threshold.objective != "none" and p.task != "binary":
+        out.append((("prepare", "threshold", "objective"),
+                    f"a decision threshold needs a binary task, this task is {p.task}"))
+    if prep.imbalance.method == "class_weight":
+        for i, model in enumerate(p.models):
+            try:
+                cls = catalogue.estimator_class(model.name, p.task)
+            except catalogue.UnknownModel:
+                continue
+            if "class_weight" not in cls().get_params():
+                out.append((("models", i, "name"), f"{cls.__name__} takes no class weights; "
+                            "use another prepare.imbalance.method or drop this model"))
     return out

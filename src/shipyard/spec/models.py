@@ -6,15 +6,14 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import Field, PrivateAttr, model_validator
+
+from shipyard.spec.base import Strict
+from shipyard.spec.options import Evaluate, Label, Prepare
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 Choice = str | int | float | bool | None
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Source(Strict):
@@ -29,6 +28,9 @@ class Source(Strict):
     url: str | None = None
     files: dict[Name, str] | None = None
     query: Annotated[str, Field(min_length=1)]
+    # Rows held out for the final evaluation instead of a random share of `query`'s;
+    # rows without a target are scored for context (history) but not counted.
+    test_query: Annotated[str, Field(min_length=1)] | None = None
 
     @model_validator(mode="after")
     def _one_location(self) -> Source:
@@ -74,7 +76,9 @@ class Model(Strict):
 
     name: Annotated[str, Field(min_length=1)]
     params: dict[str, Any] = {}
-    search: dict[str, Range | Annotated[list[Choice], Field(min_length=1)]] = {}
+    # A space per parameter, or "auto" for the catalogue's default space.
+    search: dict[str, Range | Annotated[list[Choice], Field(min_length=1)]] | \
+        Literal["auto"] = {}
 
 
 class QualityGate(Strict):
@@ -95,7 +99,8 @@ class Gates(Strict):
 
 class Tuning(Strict):
     trials: Annotated[int, Field(ge=1, le=10_000)] = 20
-    timeout: Annotated[float, Field(gt=0)] | None = None
+    timeout: Annotated[float, Field(gt=0)] | None = None  # seconds per model
+    pruning: bool = True  # stop a trial early when its first folds are clearly worse
 
 
 class Serve(Strict):
@@ -117,12 +122,15 @@ class Project(Strict):
     positive_class: str | int | bool | None = None
     entity: str | None = None
     time: str | None = None
+    label: Label | None = None
     split: Split = Split()
     features: Features = Features()
+    prepare: Prepare = Prepare()
     models: Annotated[list[Model], Field(min_length=1)]
     metric: str | None = None
     gates: Gates = Gates()
     tuning: Tuning = Tuning()
+    evaluate: Evaluate = Evaluate()
     serve: Serve = Serve()
     tracking: Tracking = Tracking()
     workspace: str = ".shipyard"

@@ -1,0 +1,141 @@
+"""The optional sections of ``shipyard.yaml``: how the target is derived, how rows
+become model input, and what evaluation reports beyond the metrics.
+
+Every default here reproduces what a project without the section gets, so a
+section is only written to change something.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from shipyard.spec.base import Strict
+
+Fraction = Annotated[float, Field(gt=0, lt=1)]
+Window = Annotated[int, Field(ge=2, le=10_000)]
+
+
+class Label(Strict):
+    """Derive the target from the entity's history: each entity runs until its last
+    row, where it fails (``event`` names a column that is true for entities that
+    did fail; the others are censored and get no label)."""
+
+    kind: Literal["rul", "fails_within"]
+    cap: Annotated[int, Field(ge=1)] | None = None  # rul: piecewise-linear, min(rul, cap)
+    horizon: Annotated[int, Field(ge=1)] | None = None  # fails_within: failure within N rows
+    event: str | None = None
+
+    @model_validator(mode="after")
+    def _fits_kind(self) -> Label:
+        if self.kind == "fails_within" and self.horizon is None:
+            raise ValueError("'fails_within' needs 'horizon': fail within how many time steps")
+        if self.kind == "rul" and self.horizon is not None:
+            raise ValueError("'horizon' is for kind 'fails_within'; 'rul' takes 'cap'")
+        if self.kind == "fails_within" and self.cap is not None:
+            raise ValueError("'cap' is for kind 'rul'; 'fails_within' takes 'horizon'")
+        return self
+
+
+NumericImpute = Literal["mean", "median", "most_frequent", "constant", "knn", "iterative"]
+TextImpute = Literal["most_frequent", "constant"]
+
+
+class Impute(Strict):
+    numeric: NumericImpute = "median"
+    text: TextImpute = "constant"
+    fill_value: float = 0.0  # for numeric 'constant'
+    indicators: bool = False  # add a was-missing column for each column with gaps
+    columns: dict[str, NumericImpute] = {}  # per-column overrides
+
+
+class Encode(Strict):
+    text: Literal["onehot", "ordinal", "target"] = "onehot"
+    max_onehot: Annotated[int, Field(ge=2)] = 30  # more categories: use high_cardinality
+    high_cardinality: Literal["onehot", "ordinal", "target"] = "target"
+
+
+class Outliers(Strict):
+    """Tame extreme numeric values: clip them to fences learnt on the training rows,
+    or drop training rows that have them (evaluation and serving keep every row)."""
+
+    action: Literal["none", "clip", "drop"] = "none"
+    rule: Literal["iqr", "quantile"] = "iqr"
+    iqr: Annotated[float, Field(gt=0)] = 1.5
+    quantiles: tuple[Fraction, Fraction] = (0.01, 0.99)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Outliers:
+        if not self.quantiles[0] < self.quantiles[1]:
+            raise ValueError(f"quantiles must be (low, high) with low < high, got "
+                             f"{list(self.quantiles)}")
+        return self
+
+
+class Select(Strict):
+    drop_constant: bool = True
+    drop_duplicates: bool = True
+    max_correlation: Annotated[float, Field(gt=0, le=1)] | None = None
+    top_features: Annotated[int, Field(ge=1)] | None = None  # by model importance
+
+
+DateFeature = Literal["year", "month", "day", "dayofweek", "hour", "elapsed"]
+SeriesStat = Literal["mean", "std", "min", "max", "slope"]
+
+
+class Smooth(Strict):
+    method: Literal["median", "ewm"] = "median"
+    window: Window = 5  # rows for the rolling median; span for the EWM
+    columns: list[str] | None = None  # default: every series column
+
+
+class Series(Strict):
+    """Features from each entity's history (rows sorted by time), using only past
+    and current rows, so nothing leaks from the future."""
+
+    columns: list[str] | None = None  # default: every numeric feature
+    smooth: Smooth | None = None
+    windows: list[Window] = [5, 10, 20]
+    stats: list[SeriesStat] = ["mean", "std", "slope"]
+    lags: list[Annotated[int, Field(ge=1)]] = []
+    elapsed: bool = True  # rows since the entity's first row
+    regime: str | None = None  # normalise each column within the operating condition
+    keep_raw: bool = True
+
+
+class Imbalance(Strict):
+    method: Literal["none", "smote", "borderline_smote", "adasyn", "undersample",
+                    "class_weight"] = "none"
+    ratio: Annotated[float, Field(gt=0, le=1)] | None = None  # minority/majority after
+
+
+class Threshold(Strict):
+    """Choose the binary decision threshold on validation predictions."""
+
+    objective: Literal["none", "f1", "recall"] = "none"
+    recall: Fraction | None = None  # for 'recall': the highest threshold reaching it
+
+    @model_validator(mode="after")
+    def _recall_given(self) -> Threshold:
+        if self.objective == "recall" and self.recall is None:
+            raise ValueError("objective 'recall' needs 'recall', the target to reach (e.g. 0.9)")
+        return self
+
+
+class Prepare(Strict):
+    impute: Impute = Impute()
+    encode: Encode = Encode()
+    scale: Literal["standard", "robust", "minmax", "none"] = "standard"
+    outliers: Outliers = Outliers()
+    select: Select = Select()
+    dates: list[DateFeature] = []
+    series: Series | None = None
+    imbalance: Imbalance = Imbalance()
+    threshold: Threshold = Threshold()
+
+
+class Evaluate(Strict):
+    segment: str | None = None  # report metrics per value of this column
+    importance: bool = True  # permutation importance on the holdout
+    learning_curves: bool = True
