@@ -32,6 +32,18 @@ CASES = [
      "The query returned no rows"),
     ("single-class target", (QUERY, "SELECT *, 'yes' AS one FROM rows"), DataError,
      "The target 'one' has a single class ('yes')"),
+    ("SMOTE on a regression", ("models:", "prepare: {imbalance: {method: smote}}\nmodels:"),
+     SpecError, "prepare.imbalance.method: 'smote' balances classes; a regression task has none"),
+    ("window features without entity", ("entity: eid\ntime: t\n", "prepare: {series: {}}\n"),
+     SpecError, "prepare.series: window features follow each entity through time"),
+    ("invalid search range", ("- name: linear", "- name: linear\n    search: {alpha: "
+                                                "{low: 5, high: 1}}"),
+     SpecError, "models[0].search.alpha: expected low < high, got low=5, high=1"),
+    ("unknown model path", ("- name: linear", "- name: mypackage.models.Nope"), SpecError,
+     "models[0].name: cannot import 'mypackage.models.Nope'"),
+    ("imputation that does not fit the column",
+     ("models:", "prepare: {impute: {columns: {b: median}}}\nmodels:"), DataError,
+     "prepare.impute.columns.b: 'b' is a text column"),
 ]
 
 

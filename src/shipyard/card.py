@@ -20,6 +20,7 @@ class ModelCard:
     schema: Schema
     classes: tuple = ()  # predict_proba column order; empty for regression
     positive_class: Any = None  # binary only: the class whose probability is reported
+    threshold: float | None = None  # binary only: positive when its probability >= this
     entity: str | None = None
     estimator: str = ""  # the winning candidate, e.g. "lightgbm"
     metrics: dict[str, float] = field(default_factory=dict)  # holdout metrics
@@ -33,7 +34,8 @@ class ModelCard:
         return {
             "name": self.name, "task": self.task, "target": self.target,
             "schema": self.schema.to_dict(), "classes": [_plain(c) for c in self.classes],
-            "positive_class": _plain(self.positive_class), "entity": self.entity,
+            "positive_class": _plain(self.positive_class), "threshold": self.threshold,
+            "entity": self.entity,
             "estimator": self.estimator, "metrics": dict(self.metrics),
         }
 
@@ -42,7 +44,8 @@ class ModelCard:
         return cls(
             name=data["name"], task=data["task"], target=data["target"],
             schema=Schema.from_dict(data["schema"]), classes=tuple(data.get("classes", ())),
-            positive_class=data.get("positive_class"), entity=data.get("entity"),
+            positive_class=data.get("positive_class"), threshold=data.get("threshold"),
+            entity=data.get("entity"),
             estimator=data.get("estimator", ""), metrics=dict(data.get("metrics", {})),
         )
 

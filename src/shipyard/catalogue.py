@@ -71,7 +71,7 @@ MODELS: dict[str, Entry] = {
                        "min_child_samples": _log(5, 200), "subsample": _lin(0.5, 1.0),
                        "colsample_bytree": _lin(0.3, 1.0), "reg_lambda": _log(1e-3, 30.0),
                        "n_estimators": _log(100, 1500)}),
-    "xgboost": Entry("xgboost.XGBRegressor", "xgboost.XGBClassifier",
+    "xgboost": Entry("xgboost.XGBRegressor", "shipyard.train.estimators.LabelledXGBClassifier",
                      {"n_estimators": 300, "learning_rate": 0.05, "max_depth": 6,
                       "subsample": 0.8, "colsample_bytree": 0.8, "n_jobs": 1,
                       "tree_method": "hist"},

@@ -16,10 +16,13 @@ from datetime import UTC, datetime
 from importlib.metadata import version as package_version
 from pathlib import Path
 
+import pandas as pd
+
 from shipyard import data, evaluate, gates, prepare, profile, registry, report, train
 from shipyard.card import ModelCard
 from shipyard.data import Snapshot
 from shipyard.metrics import METRICS
+from shipyard.prepare import labels
 from shipyard.progress import Report, silent
 from shipyard.spec import Project
 from shipyard.train.section import section as training_section
@@ -45,46 +48,91 @@ class RunOutcome:
 
 def run_project(project: Project, progress: Report = silent) -> RunOutcome:
     ws = Workspace.of(project).create()
-    experiment = project.tracking.experiment or project.name
-    with registry.open_run(ws, experiment) as run:
+    with registry.open_run(ws, project.tracking.experiment or project.name) as run:
         run.set_tags(_lineage(project))
-        table = data.extract(project, lambda rows: progress("Extracting rows", rows, None))
-        progress("Extracting rows", table.num_rows, table.num_rows)
-        frame = data.to_frame(table)
-        ds = prepare.dataset(frame, project)  # refuses unusable rows before anything is kept
-        snap = data.store(table, project, ws)
-        run.set_tags({"shipyard.snapshot": snap.digest})
-        run.log_dataset(frame, snap.data_file, snap.digest, project.target)
-
-        progress("Profiling", 0, 1)
-        prof = profile.profile(frame, target=project.target, task=project.task,
-                               entity=project.entity, time=project.time)
-        progress("Profiling", 1, 1)
-        fit_rows, holdout_rows = train.holdout(ds, project.split_strategy,
-                                               project.split.holdout, project.seed)
-        fit, held = ds.take(fit_rows), ds.take(holdout_rows)
-        result = train.train(fit, prepare.preprocessor(ds.schema), project, progress)
-
-        baseline = evaluate.baseline_for(project.task, fit.X, fit.y)
-        ev = evaluate.evaluate(result.model, held.X, held.y, task=project.task,
-                               baseline=baseline, positive=ds.positive)
+        got = _gather(project, ws, run, progress)
+        result = train.train(got.fit, prepare.steps(got.fit, project), project, progress)
+        ev = _evaluate(project, got, result, progress)
         verdicts = gates.check(project, ev.metrics)
+        ds = got.ds
         card = ModelCard(name=project.name, task=project.task, target=project.target,
                          schema=ds.schema, classes=ds.classes, positive_class=ds.positive,
-                         entity=project.entity, estimator=result.best.name,
-                         metrics=ev.metrics)
-        _log_results(run, project, result, ev, verdicts, len(fit), len(held))
-        run.log_model(result.model, card, held.X.head(5), registry.requirements())
+                         threshold=result.threshold, entity=project.entity,
+                         estimator=result.best.name, metrics=ev.metrics)
+        _log_results(run, project, result, ev, verdicts, len(got.fit), len(got.held))
+        run.log_model(result.model, card, got.held.X.head(5), registry.requirements())
 
-        page = _report(project, run.id, snap, prof, ds, result, ev, verdicts)
+        page = _report(project, run.id, got.snapshot, got.profile, ds, result, ev, verdicts)
         path = report.write(ws.reports / f"{run.id}.html", page)
         run.log_file(path)
 
         version = registry.register(ws, project.name, run) if gates.passed(verdicts) else None
         run.set_tags({"shipyard.gates": "passed" if version else "failed",
                       "shipyard.registered_version": version or "none"})
-    return RunOutcome(run.id, ws, snap, card.with_version(version) if version else card, result,
-                      ev, verdicts, path, version)
+    return RunOutcome(run.id, ws, got.snapshot, card.with_version(version) if version else card,
+                      result, ev, verdicts, path, version)
+
+
+@dataclass(frozen=True)
+class _Gathered:
+    profile: profile.Profile
+    ds: prepare.Dataset  # every labelled row of the main query
+    fit: prepare.Dataset  # what training sees
+    held: prepare.Dataset  # what judges the final model
+    snapshot: Snapshot
+
+
+def _gather(project: Project, ws: Workspace, run, progress: Report) -> _Gathered:
+    """Extract, derive the label, profile, choose features, split; and keep the
+    snapshot(s) only once the rows are known to be usable."""
+    table = data.extract(project, lambda rows: progress("Extracting rows", rows, None))
+    progress("Extracting rows", table.num_rows, table.num_rows)
+    frame = data.to_frame(table)
+    if project.label:
+        frame = labels.derive(frame, project.label, project.entity, project.time,
+                              project.target)
+    progress("Profiling", 0, 1)
+    prof = profile.profile(frame, target=project.target, task=project.task,
+                           entity=project.entity, time=project.time, seed=project.seed)
+    progress("Profiling", 1, 1)
+    ds = prepare.dataset(frame, project, leave_out=_not_features(prof))
+    test_table = None
+    if project.source.test_query:
+        test_table = data.extract(project, test=True)
+        fit, held = ds, prepare.holdout(data.to_frame(test_table), project, ds)
+    else:
+        fit_rows, holdout_rows = train.holdout(ds, project.split_strategy,
+                                               project.split.holdout, project.seed)
+        fit, held = ds.take(fit_rows), ds.take(holdout_rows)
+    snap = data.store(table, project, ws)
+    run.set_tags({"shipyard.snapshot": snap.digest})
+    run.log_dataset(frame, snap.data_file, snap.digest, project.target)
+    if test_table is not None:
+        run.set_tags({"shipyard.snapshot.test": data.store(test_table, project, ws,
+                                                           test=True).digest})
+    return _Gathered(prof, ds, fit, held, snap)
+
+
+def _evaluate(project: Project, got: _Gathered, result, progress: Report):
+    progress("Evaluating on the holdout", 0, 1)
+    fit, held = got.fit, got.held
+    segments = None if held.segments is None else pd.Series(held.segments,
+                                                            name=project.evaluate.segment)
+    ev = evaluate.evaluate(result.model, held.X, held.y, task=project.task,
+                           baseline=evaluate.baseline_for(project.task, fit.X, fit.y),
+                           positive=got.ds.positive, threshold=result.threshold,
+                           segments=segments, importance=project.evaluate.importance,
+                           seed=project.seed, scored=held.scored)
+    progress("Evaluating on the holdout", 1, 1)
+    return ev
+
+
+def _not_features(prof) -> dict[str, str]:
+    """Columns the profile found unfit to be features, with the reason."""
+    reasons = {"identifier": "it looks like an identifier", "constant": "it is constant",
+               "leakage": "it alone predicts the target almost perfectly (a leakage suspect)"}
+    return {f.column: reasons[f.kind] for f in prof.findings
+            if f.kind in reasons and f.column is not None}
 
 
 def _lineage(project: Project) -> dict[str, str]:
@@ -108,7 +156,15 @@ def _log_results(run, project, result, ev, verdicts, n_fit: int, n_holdout: int)
     run.log_json("gates.json", [g.to_dict() for g in verdicts])
     run.log_json("candidates.json", [
         {"name": c.name, "params": c.params, "scores": c.scores, "seconds": c.seconds,
-         "trials": c.trials} for c in result.candidates])
+         "trials": c.trials, "iterations": c.best_iterations} for c in result.candidates])
+    for c in result.candidates:
+        series = {"tuning_trial_score": c.history} if c.history else {}
+        if c.curves:
+            series[f"fold1_valid_{c.curves[0].metric}"] = c.curves[0].valid
+            series[f"fold1_train_{c.curves[0].metric}"] = c.curves[0].train
+        run.log_child(c.name, {"model": c.name, "chosen": c is result.best, **c.params},
+                      {**{f"cv_{k}_mean": c.mean(k) for k in c.scores},
+                       **{f"cv_{k}_std": c.std(k) for k in c.scores}}, series)
 
 
 def _report(project, run_id, snap, prof, ds, result, ev, verdicts) -> str:
@@ -120,7 +176,10 @@ def _report(project, run_id, snap, prof, ds, result, ev, verdicts) -> str:
     sections = [
         _data_section(project, snap, ds), profile.section(prof),
         training_section(result, project.task, project.split.folds, project.split_strategy),
-        evaluate.section(ev, metric=metric.name), gates.section(verdicts),
+        evaluate.section(ev, metric=metric.name,
+                         cv={k: (result.best.mean(k), result.best.std(k))
+                             for k in result.best.scores}),
+        gates.section(verdicts),
     ]
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return report.render(f"{project.name}: {project.task} of '{project.target}'", sections,

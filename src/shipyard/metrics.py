@@ -4,6 +4,13 @@ The project file names them (``metric``, gates), training scores folds with
 them, evaluation reports them and gates compare against them; all use this
 table. Multiclass variants average over classes (macro); ROC-AUC for multiclass
 is one-vs-rest.
+
+Two regression metrics need a word. MAPE is only defined where the actual value
+is not zero, so it is computed over those rows (a fraction, 0.1 = 10%) and is
+NaN when every actual value is zero. PHM08 is the asymmetric score of the 2008
+PHM data challenge (NASA C-MAPSS) for remaining useful life: a sum over rows
+that punishes predicting failure too late (d = predicted - actual > 0) harder
+than too early; being a sum, it grows with the number of rows.
 """
 
 from __future__ import annotations
@@ -67,6 +74,24 @@ def _rmse(p):
     return float(np.sqrt(skm.mean_squared_error(p.y_true, p.y_pred)))
 
 
+def _mape(p):
+    y_true, y_pred = np.asarray(p.y_true, dtype=float), np.asarray(p.y_pred, dtype=float)
+    # sklearn's MAPE divides by max(|y|, eps) and turns a zero actual value into an
+    # astronomically large error; rows with a zero actual value are left out instead
+    defined = y_true != 0
+    if not defined.any():
+        return float("nan")
+    return float(skm.mean_absolute_percentage_error(y_true[defined], y_pred[defined]))
+
+
+def _phm08(p):
+    d = np.asarray(p.y_pred, dtype=float) - np.asarray(p.y_true, dtype=float)
+    # a wildly late prediction overflows to infinity, which is the honest score
+    with np.errstate(over="ignore"):
+        per_row = np.where(d < 0, np.expm1(-d / 13), np.expm1(d / 10))
+    return float(per_row.sum())
+
+
 def _roc_auc(p):
     if p.task == BINARY:
         return float(skm.roc_auc_score(p.y_true == p.positive_class, p.positive_proba))
@@ -95,6 +120,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in [
     Metric("mae", _REG, False,
            lambda p: float(skm.mean_absolute_error(p.y_true, p.y_pred)), "MAE"),
     Metric("r2", _REG, True, lambda p: float(skm.r2_score(p.y_true, p.y_pred)), "R²"),
+    Metric("mape", _REG, False, _mape, "MAPE (rows with actual ≠ 0)"),
+    Metric("phm08", _REG, False, _phm08, "PHM08 score (RUL)"),
     Metric("accuracy", _CLS, True,
            lambda p: float(skm.accuracy_score(p.y_true, p.y_pred)), "accuracy"),
     Metric("precision", _CLS, True, _labelled(skm.precision_score), "precision"),
@@ -118,13 +145,25 @@ def score_all(p: Prediction) -> dict[str, float]:
     return {m.name: m.compute(p) for m in for_task(p.task)}
 
 
-def predicted(model, X, y, task: str, positive=None) -> Prediction:
-    """Run a fitted model (or pipeline) on ``X`` and pair its output with ``y``."""
+def predicted(model, X, y, task: str, positive=None, threshold: float | None = None
+              ) -> Prediction:
+    """Run a fitted model (or pipeline) on ``X`` and pair its output with ``y``.
+
+    A classifier's label is its most probable class; for a binary task with a
+    ``threshold``, it is the positive class wherever that class's probability
+    is at least ``threshold``, and the other class elsewhere."""
     y_true = np.asarray(y)
     if task not in CLASSIFICATION:
         return Prediction(task, y_true, np.asarray(model.predict(X), dtype=float))
     proba = np.asarray(model.predict_proba(X), dtype=float)
     classes = tuple(model.classes_)
-    y_pred = np.asarray(classes, dtype=object)[proba.argmax(axis=1)]
+    chosen = proba.argmax(axis=1)
+    if threshold is not None:
+        if task != BINARY or len(classes) != 2:
+            raise ValueError(f"A decision threshold needs a binary task with two classes; "
+                             f"this {task} task has {len(classes)}.")
+        pos = classes.index(classes[-1] if positive is None else positive)
+        chosen = np.where(proba[:, pos] >= threshold, pos, 1 - pos)
+    y_pred = np.asarray(classes, dtype=object)[chosen]
     y_pred = y_pred.astype(y_true.dtype, copy=False)
     return Prediction(task, y_true, y_pred, proba, classes, positive)

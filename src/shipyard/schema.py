@@ -1,9 +1,11 @@
 """What a model takes as input: named columns of four kinds.
 
 This is the contract between training and serving. A fitted pipeline always
-receives numeric columns as float64 (NaN when missing) and text columns as
+receives numeric columns as float64 (NaN when missing), text columns as
 Python ``str`` (``""`` when missing: ONNX string tensors cannot hold NaN, so
-the empty string is the missing marker everywhere). Training builds its
+the empty string is the missing marker everywhere) and date-times as
+datetime64 (NaT when missing; the server passes ISO 8601 text, which the
+pipeline's date steps parse). Training builds its
 frame with :meth:`Schema.model_frame`; the server builds the same arrays
 straight from JSON without pandas.
 """
@@ -15,7 +17,7 @@ from typing import Literal
 
 import pandas as pd
 
-Kind = Literal["number", "integer", "boolean", "string"]
+Kind = Literal["number", "integer", "boolean", "string", "datetime"]
 NUMERIC_KINDS = ("number", "integer", "boolean")
 MISSING_TEXT = ""
 
@@ -31,8 +33,7 @@ class Column:
 
 
 def kind_of(series: pd.Series) -> Kind | None:
-    """The kind a column of data has, or None when it cannot be a feature as is
-    (dates and times, nested values)."""
+    """The kind a column of data has, or None when it cannot be used (nested values)."""
     dtype = series.dtype
     if pd.api.types.is_bool_dtype(dtype):
         return "boolean"
@@ -40,7 +41,9 @@ def kind_of(series: pd.Series) -> Kind | None:
         return "integer"
     if pd.api.types.is_float_dtype(dtype):
         return "number"
-    if pd.api.types.is_datetime64_any_dtype(dtype) or isinstance(dtype, pd.PeriodDtype):
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "datetime"
+    if isinstance(dtype, pd.PeriodDtype):
         return None
     if pd.api.types.is_object_dtype(dtype):  # before the string check, which says yes to object
         sample = series.dropna().head(100)
@@ -64,7 +67,11 @@ class Schema:
 
     @property
     def text(self) -> list[str]:
-        return [c.name for c in self.columns if not c.numeric]
+        return [c.name for c in self.columns if c.kind == "string"]
+
+    @property
+    def dates(self) -> list[str]:
+        return [c.name for c in self.columns if c.kind == "datetime"]
 
     def model_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """``frame``'s schema columns, converted to the pipeline's input contract."""
@@ -73,6 +80,8 @@ class Schema:
             values = frame[col.name]
             if col.numeric:
                 out[col.name] = pd.to_numeric(values, errors="coerce").astype("float64")
+            elif col.kind == "datetime":
+                out[col.name] = pd.to_datetime(values, errors="coerce")
             else:
                 text = values.astype(object).where(values.notna(), MISSING_TEXT)
                 # An explicit object dtype: pandas 3 would infer its own string dtype.

@@ -133,3 +133,25 @@ def test_binary_positive_class_can_be_the_first(binary):
         skm.average_precision_score(y_ho == "fail", proba_fail))
     assert e.metrics["recall"] == pytest.approx(skm.recall_score(y_ho, labels, pos_label="fail"))
     assert e.metrics["recall"] != pytest.approx(skm.recall_score(y_ho, labels, pos_label="ok"))
+
+
+def test_scored_rows_are_graded_with_the_rest_as_context():
+    """Rows outside ``scored`` are predicted (a model may need them as history) but
+    not graded, and they may lack a target."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import Ridge
+
+    from shipyard.evaluate import evaluate
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=200)})
+    y = 2 * X["a"].to_numpy() + rng.normal(scale=0.1, size=200)
+    model = Ridge().fit(X, y)
+    scored = np.zeros(200, dtype=bool)
+    scored[::10] = True
+    y_partial = np.where(scored, y, np.nan)
+    part = evaluate(model, X, y_partial, task="regression", scored=scored, importance=True)
+    alone = evaluate(model, X[scored].reset_index(drop=True), y[scored], task="regression")
+    assert part.n_rows == 20 and part.metrics == alone.metrics
+    assert part.importance is None  # shuffling would scramble the context rows

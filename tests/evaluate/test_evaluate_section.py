@@ -32,12 +32,14 @@ def _alts(html):
 def test_regression_section():
     s = section(_evaluation("regression"), metric="rmse")
     assert isinstance(s, report.Section) and s.title == "Holdout evaluation"
-    assert s.html.count(IMG) == 2
-    assert _alts(s.html) == ["Predicted vs actual", "Residuals vs predicted"]
+    assert s.html.count(IMG) == 3
+    assert _alts(s.html) == ["Predicted vs actual", "Residuals vs predicted",
+                             "Residuals vs actual"]
     for header in ("metric", "model", "constant baseline"):
         assert f"<th>{header}</th>" in s.html
+    assert "CV mean" not in s.html and "Metrics by" not in s.html
     assert s.html.count('<tr class="highlight"><td>RMSE (primary)</td>') == 1
-    assert s.html.count("badge-good") == 3  # the model beats the baseline on all three
+    assert s.html.count("badge-good") == 5  # the model beats the baseline on all five
 
 
 def test_large_regression_holdouts_are_subsampled():
@@ -48,10 +50,12 @@ def test_large_regression_holdouts_are_subsampled():
 
 def test_binary_section():
     s = section(_evaluation("binary"), metric="roc_auc")
-    assert s.html.count(IMG) == 3
+    assert s.html.count(IMG) == 5
     alts = _alts(s.html)
     assert alts[0].startswith("ROC curve") and alts[1].startswith("Precision–recall")
-    assert alts[2].startswith("Confusion matrix")
+    assert alts[2].startswith("Confusion matrix") and alts[3].startswith("Calibration")
+    assert alts[4] == "Metrics across thresholds"
+    assert "at least 0.5, the model" in s.html
     assert '<tr class="highlight"><td>ROC-AUC (primary)</td>' in s.html
     assert s.html.count("<tr>") + s.html.count('<tr class="highlight">') == 1 + 7
 
@@ -69,16 +73,17 @@ def test_binary_section_names_the_positive_class():
 
 def test_multiclass_section():
     s = section(_evaluation("multiclass"), metric="f1")
-    assert s.html.count(IMG) == 2
+    assert s.html.count(IMG) == 3
     alts = _alts(s.html)
     assert alts[0].startswith("Confusion matrix") and alts[1].startswith("ROC curves")
+    assert alts[2] == "Calibration of the top class (equal-count bins)"
 
 
 def test_section_without_baseline_has_no_baseline_column():
     X, y = make_regression(200, 3, random_state=0)
     e = evaluate(Ridge().fit(X, y), X, y, task="regression")
     s = section(e, metric="mae")
-    assert "constant baseline" not in s.html and s.html.count(IMG) == 2
+    assert "constant baseline" not in s.html and s.html.count(IMG) == 3
 
 
 def test_unknown_metric_is_refused():
@@ -89,5 +94,37 @@ def test_unknown_metric_is_refused():
 def test_sections_make_a_page(tmp_path):
     page = report.render("Run", [section(_evaluation("binary"), metric="f1")])
     path = report.write(tmp_path / "report.html", page)
-    assert path.read_text(encoding="utf-8").count(IMG) == 3
+    assert path.read_text(encoding="utf-8").count(IMG) == 5
     assert 'src="http' not in page and 'href="http' not in page
+
+
+def test_cv_column_sits_next_to_the_holdout_values():
+    cv = {"roc_auc": (0.91234, 0.0123), "f1": (0.8, 0.05)}
+    s = section(_evaluation("binary"), metric="roc_auc", cv=cv)
+    assert "<th>model</th><th>CV mean ± std</th><th>constant baseline</th>" in s.html
+    assert "<td>0.9123 ± 0.0123</td>" in s.html and "<td>0.8 ± 0.05</td>" in s.html
+    assert s.html.count("<td></td>") == 5  # the other metrics had no CV value given
+
+
+def test_importance_plot_and_segment_table():
+    X, y = make_classification(600, 4, n_informative=3, n_redundant=0, random_state=1)
+    X = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    region = pd.Series(np.where(X["d"][300:] > 0, "west", "east"), name="region")
+    model = LogisticRegression().fit(X[:300], y[:300])
+    e = evaluate(model, X[300:], y[300:], task="binary", segments=region, importance=True,
+                 threshold=0.35)
+    s = section(e, metric="f1")
+    assert s.html.count(IMG) == 6 and _alts(s.html)[-1] == "Permutation importance"
+    assert "<h3>Metrics by region</h3>" in s.html
+    table = s.html[s.html.index("Metrics by region"):]
+    assert "<th>region</th><th>rows</th><th>F1</th>" in table  # primary metric first
+    assert table.count("<td>west</td>") == 1 and table.count("<td>east</td>") == 1
+    assert "at least 0.35, the model" in s.html
+
+
+def test_regression_importance_plot_names_its_units():
+    e = _evaluation("regression", importance=True)
+    s = section(e, metric="rmse", cv={"rmse": (3.0, 0.2), "phm08": (900.0, 50.0)})
+    assert s.html.count(IMG) == 4 and _alts(s.html)[-1] == "Permutation importance"
+    assert "PHM08 is a sum over rows" in s.html
+    assert len(s.html) < 400_000  # plots stay compact

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from shipyard.errors import DataError
-from shipyard.prepare import dataset, preprocessor
+from shipyard.prepare import dataset, steps
 from tests.helpers import frame, project
 
 
@@ -21,7 +21,7 @@ def test_include_exclude_and_unusable_columns_are_noted():
     df["empty"] = np.nan
     ds = dataset(df, project(extra="features: {exclude: [c]}\n"))
     assert ds.schema.names == ["eid", "a", "b"]
-    assert any("'t' is not used" in n for n in ds.notes)
+    assert any("'t' is not used: it is a date" in n for n in ds.notes)
     assert any("'empty' is not used: it has no values" in n for n in ds.notes)
     ds = dataset(df, project(extra="features: {include: [b, a]}\n"))
     assert ds.schema.names == ["b", "a"]
@@ -37,9 +37,12 @@ def test_model_frame_contract_and_rows_without_target_set_aside():
     assert all(isinstance(v, str) for v in ds.X["b"])
 
 
-def test_preprocessor_handles_missing_and_unseen_values():
-    ds = dataset(frame().drop(columns=["label", "kind"]), project())
-    pre = preprocessor(ds.schema).fit(ds.X)
+def test_default_steps_handle_missing_and_unseen_values():
+    p = project()
+    ds = dataset(frame().drop(columns=["label", "kind"]), p)
+    (name, pre), *rest = steps(ds, p)
+    assert name == "columns" and [n for n, _ in rest] == ["select"]
+    pre.fit(ds.X)
     out = pre.transform(ds.X.head(3).assign(b=["never-seen", "", "x"]))
     assert out.shape[0] == 3 and not np.isnan(out).any()
     assert "b_(missing)" in pre.get_feature_names_out()

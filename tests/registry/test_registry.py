@@ -8,7 +8,7 @@ import pytest
 from shipyard import registry
 from shipyard.card import ModelCard
 from shipyard.errors import RegistryError
-from shipyard.prepare import dataset, preprocessor
+from shipyard.prepare import dataset, steps
 from shipyard.train import make_pipeline
 from shipyard.workspace import Workspace
 from tests.helpers import frame, project
@@ -18,7 +18,8 @@ from tests.helpers import frame, project
 def fitted():
     p = project()
     ds = dataset(frame().drop(columns=["label", "kind"]), p)
-    pipe = make_pipeline(preprocessor(ds.schema), "linear", "regression", {}, 0).fit(ds.X, ds.y)
+    pipe = make_pipeline(steps(ds, p), "linear", "regression", {}, 0)
+    pipe.fit(ds.X, ds.y)
     card = ModelCard(name="t", task="regression", target="y", schema=ds.schema,
                      estimator="linear", metrics={"rmse": 0.3})
     return pipe, card, ds

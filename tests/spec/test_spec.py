@@ -158,3 +158,17 @@ def test_source_files_must_exist(tmp_path: Path):
         spec.load(path)
     assert len(caught.value.details) == 1
     assert "source.files.b: no file matches" in caught.value.details[0]
+
+
+def test_environment_variables_expand(monkeypatch):
+    monkeypatch.setenv("FLEET_DB", "/srv/fleet.duckdb")
+    monkeypatch.delenv("NOT_SET_ANYWHERE", raising=False)
+    text = GOOD.replace("duckdb:///data/fleet.duckdb", "duckdb:///${FLEET_DB}")
+    assert spec.parse(text).source.url == "duckdb:////srv/fleet.duckdb"
+    text = GOOD.replace("data/fleet.duckdb", "${NOT_SET_ANYWHERE:-data}/fleet.duckdb")
+    assert spec.parse(text).source.url == "duckdb:///data/fleet.duckdb"
+    text = GOOD.replace("data/fleet.duckdb", "${NOT_SET_ANYWHERE}/fleet.duckdb")
+    with pytest.raises(SpecError) as caught:
+        spec.parse(text, name="p.yaml")
+    assert caught.value.details[0].startswith(
+        "p.yaml:3: source.url: the environment variable NOT_SET_ANYWHERE is not set")

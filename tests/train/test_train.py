@@ -5,7 +5,7 @@ import pytest
 from sklearn.pipeline import Pipeline
 
 from shipyard.errors import ShipyardError, TrainError
-from shipyard.prepare import dataset, preprocessor
+from shipyard.prepare import dataset, steps
 from shipyard.train import train
 from tests.helpers import frame, project
 
@@ -17,7 +17,7 @@ def _run(task="regression", target="y", models=MODELS, extra="split: {folds: 3}\
     p = project(task, target=target, models=models, extra=extra)
     ds = dataset(frame(), p)
     calls = []
-    result = train(ds, preprocessor(ds.schema), p, lambda *a: calls.append(a))
+    result = train(ds, steps(ds, p), p, lambda *a: calls.append(a))
     return result, ds, calls
 
 

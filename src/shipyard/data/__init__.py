@@ -17,19 +17,26 @@ __all__ = ["Snapshot", "check_source", "content_hash", "extract", "open_snapshot
            "required_columns", "store", "to_frame"]
 
 
-def extract(project: Project, progress: Progress | None = None) -> pa.Table:
-    """Run the project's query; refuse a result that has no rows or lacks a column
-    the project file names."""
-    table = read(project.source, project.root, progress)
-    _check(table.column_names, table.num_rows, project)
+def extract(project: Project, progress: Progress | None = None, test: bool = False) -> pa.Table:
+    """Run the project's query (``source.test_query`` when ``test``); refuse a result
+    that has no rows or lacks a column the project file names."""
+    source = project.source
+    if test:
+        source = source.model_copy(update={"query": source.test_query})
+    table = read(source, project.root, progress)
+    _check(table.column_names, table.num_rows, project, test)
     return table
 
 
-def store(table: pa.Table, project: Project, workspace: Workspace) -> Snapshot:
+def store(table: pa.Table, project: Project, workspace: Workspace,
+          test: bool = False) -> Snapshot:
     """Keep ``table`` as a snapshot in the workspace (once per distinct content)."""
     from shipyard.data import snapshot
 
-    return snapshot.save(table, workspace.snapshots, describe(project.source))
+    source = project.source
+    if test:
+        source = source.model_copy(update={"query": source.test_query})
+    return snapshot.save(table, workspace.snapshots, describe(source))
 
 
 def check_source(project: Project) -> list[str]:
@@ -39,12 +46,29 @@ def check_source(project: Project) -> list[str]:
     probe = project.source.model_copy(update={"query": f"SELECT * FROM ({query}) AS q LIMIT 0"})
     columns = read(probe, project.root).column_names
     _check(columns, None, project)
+    if project.source.test_query:
+        query = project.source.test_query.strip().rstrip(";")
+        probe = project.source.model_copy(
+            update={"query": f"SELECT * FROM ({query}) AS q LIMIT 0"})
+        _check(read(probe, project.root).column_names, None, project, test=True)
     return columns
 
 
-def required_columns(project: Project) -> dict[str, str]:
-    """Columns the project file names, each with the key that names it."""
-    named = {project.target: "target"}
+def required_columns(project: Project, test: bool = False) -> dict[str, str]:
+    """Columns the project file names, each with the key that names it. A derived
+    target (``label``) is made later, so the main query need not return it."""
+    named = {} if project.label and not test else {project.target: "target"}
+    if project.label and project.label.event:
+        named.setdefault(project.label.event, "label.event")
+    if project.evaluate.segment:
+        named.setdefault(project.evaluate.segment, "evaluate.segment")
+    series = project.prepare.series
+    if series is not None:
+        for key in ("columns",):
+            for i, col in enumerate(getattr(series, key) or []):
+                named.setdefault(col, f"prepare.series.{key}[{i}]")
+        if series.regime:
+            named.setdefault(series.regime, "prepare.series.regime")
     for key in ("entity", "time"):
         if getattr(project, key):
             named[getattr(project, key)] = key
@@ -55,14 +79,17 @@ def required_columns(project: Project) -> dict[str, str]:
     return named
 
 
-def _check(columns: list[str], rows: int | None, project: Project) -> None:
-    missing = [(col, key) for col, key in required_columns(project).items() if col not in columns]
+def _check(columns: list[str], rows: int | None, project: Project, test: bool = False) -> None:
+    which = "source.test_query" if test else "The query"
+    missing = [(col, key) for col, key in required_columns(project, test).items()
+               if col not in columns]
     if missing:
         raise DataError(
-            f"The query does not return {len(missing)} column(s) that the project file names",
+            f"{which} does not return {len(missing)} column(s) that the project file names",
             details=[f"{key}: '{col}' is not in the result{did_you_mean(col, columns)}"
                      for col, key in missing] + [f"the query returns: {', '.join(columns)}"],
             hint="fix the column name in the project file, or select it in source.query")
     if rows == 0:
-        raise DataError("The query returned no rows", details=[project.source.query.strip()[:500]],
+        query = project.source.test_query if test else project.source.query
+        raise DataError(f"{which} returned no rows", details=[query.strip()[:500]],
                         hint="check the query's filters and that the source has data")

@@ -48,7 +48,8 @@ def read(source: Source, root: Path, progress: Progress | None = None) -> pa.Tab
 def describe(source: Source) -> dict:
     """Where the data came from, safe to store (no passwords)."""
     if source.files is not None:
-        return {"kind": "files", "files": dict(source.files), "query": source.query}
+        files = {k: v if isinstance(v, str) else v.model_dump() for k, v in source.files.items()}
+        return {"kind": "files", "files": files, "query": source.query}
     if source.url.startswith("duckdb://"):
         return {"kind": "duckdb", "url": source.url, "query": source.query}
     return {"kind": "sqlalchemy", "url": _safe_url(source.url), "query": source.query}
@@ -79,22 +80,45 @@ def _read_duckdb(source: Source, root: Path, progress) -> pa.Table:
 
 def _read_files(source: Source, root: Path, progress) -> pa.Table:
     with duckdb.connect(config=_OFFLINE) as con:
-        for name, pattern in source.files.items():
+        for name, entry in source.files.items():
+            pattern, given = (entry, {}) if isinstance(entry, str) else (entry.path,
+                                                                         entry.options)
             path = Path(pattern).expanduser()
             path = path if path.is_absolute() else root / path
-            reader = _READERS.get(path.suffix.lower())
+            fmt = None if isinstance(entry, str) else entry.format
+            reader = f"read_{fmt}" if fmt else _READERS.get(path.suffix.lower())
             if reader is None:
                 raise SourceError(f"source.files.{name}: cannot read {path.suffix!r} files",
-                                  hint=f"use one of {', '.join(sorted(_READERS))}")
-            literal = str(path).replace("'", "''")
-            options = _CSV_TYPES if reader == "read_csv" else ""
+                                  hint=f"give its format (csv, parquet, json), or use one of "
+                                       f"{', '.join(sorted(_READERS))}")
+            literal = _quote(str(path))
+            options = (_CSV_TYPES if reader == "read_csv" and "types" not in given and
+                       "columns" not in given else "")
+            options += "".join(f", {key} = {_literal(value)}" for key, value in given.items())
             try:
-                con.execute(f'CREATE VIEW "{name}" AS SELECT * FROM {reader}(\'{literal}\''
+                con.execute(f'CREATE VIEW "{name}" AS SELECT * FROM {reader}({literal}'
                             f'{options})')
             except duckdb.Error as exc:
                 raise SourceError(f"Cannot read source.files.{name} ({path})",
                                   details=[_first_lines(str(exc))]) from exc
         return _run_duckdb(con, source, "the source files", progress)
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _literal(value) -> str:
+    """A project-file value as a DuckDB literal for a reader option."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_quote(str(v)) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_quote(k)}: {_quote(str(v))}" for k, v in value.items()) + "}"
+    return _quote(str(value))
 
 
 def _run_duckdb(con, source: Source, where: str, progress) -> pa.Table:

@@ -7,9 +7,17 @@ every metric of :mod:`shipyard.metrics` that fits the task, and scores a
 the model that has learned nothing but the target's distribution. A model
 that does not beat it has learned nothing useful, whatever its score looks like.
 
-``section(evaluation, metric=...)`` shows the metrics next to the baseline's
-and the plots that explain them: predicted vs actual and residuals for a
-regression; ROC, precision-recall and the confusion matrix for a classifier.
+Beyond the scores, the :class:`Evaluation` keeps what explains them: for a
+binary classifier, the metrics at other decision thresholds (and the threshold
+it uses, which the caller may set); for any classifier, the calibration curve;
+on request, metrics per segment of a column the user names, and permutation
+importance of the raw input columns.
+
+``section(evaluation, metric=..., cv=...)`` shows the metrics next to the
+baseline's (and the cross-validation's, when given) and the plots that explain
+them: predicted vs actual and residuals for a regression; ROC, precision-recall,
+the confusion matrix, calibration and metrics across thresholds for a
+classifier; importance bars and the per-segment table when computed.
 """
 
 from shipyard.evaluate.evaluation import Evaluation, baseline_for, evaluate

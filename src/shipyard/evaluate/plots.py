@@ -11,6 +11,8 @@ from shipyard.metrics import Prediction
 MAX_POINTS = 5000  # scatter plots beyond this are ink, not information
 MAX_ROC_CLASSES = 10  # one-vs-rest curves drawn; more would be an unreadable tangle
 MAX_ANNOTATED_CLASSES = 15  # confusion matrix cells get numbers up to this size
+MAX_BARS = 20  # importance bars drawn; the long tail says little
+SIZE = (4.6, 3.9)  # inches: three plots fit a wide page's row, two a laptop's
 
 
 def _alpha(n: int) -> float:
@@ -27,7 +29,7 @@ def _sample(n: int) -> np.ndarray:
 def predicted_vs_actual(p: Prediction) -> str:
     y, yhat = np.asarray(p.y_true, dtype=float), np.asarray(p.y_pred, dtype=float)
     rows = _sample(len(y))
-    fig, ax = report.new_figure(5.2, 4.6)
+    fig, ax = report.new_figure(*SIZE)
     ax.scatter(y[rows], yhat[rows], s=8, alpha=_alpha(len(rows)), color=report.PALETTE[0],
                linewidths=0)
     low, high = float(min(y.min(), yhat.min())), float(max(y.max(), yhat.max()))
@@ -41,16 +43,36 @@ def predicted_vs_actual(p: Prediction) -> str:
     return report.figure(fig)
 
 
-def residuals(p: Prediction) -> str:
+def residuals(p: Prediction, against: str = "predicted") -> str:
+    """Residuals against the predicted values (a pattern means the model is
+    biased somewhere) or against the actual values (the slope shows how much the
+    model shrinks extremes toward the mean)."""
     y, yhat = np.asarray(p.y_true, dtype=float), np.asarray(p.y_pred, dtype=float)
+    x = yhat if against == "predicted" else y
     rows = _sample(len(y))
-    fig, ax = report.new_figure(5.2, 4.6)
-    ax.scatter(yhat[rows], (y - yhat)[rows], s=8, alpha=_alpha(len(rows)), color=report.PALETTE[2],
-               linewidths=0)
+    fig, ax = report.new_figure(*SIZE)
+    ax.scatter(x[rows], (y - yhat)[rows], s=8, alpha=_alpha(len(rows)),
+               color=report.PALETTE[2 if against == "predicted" else 3], linewidths=0)
     ax.axhline(0, color=report.MUTED, linestyle="--", linewidth=1)
-    ax.set_xlabel("predicted")
+    ax.set_xlabel(against)
     ax.set_ylabel("actual − predicted")
-    ax.set_title("Residuals vs predicted")
+    ax.set_title(f"Residuals vs {against}")
+    return report.figure(fig)
+
+
+def importance(ranked: list[tuple[str, float, float]], scored_by: str) -> str:
+    """Horizontal bars of the most important columns, with their spread over the
+    shuffles as error bars. ``scored_by`` names what the bar lengths measure."""
+    shown = ranked[:MAX_BARS][::-1]  # barh draws bottom-up; most important on top
+    names = [name if len(name) <= 28 else name[:27] + "…" for name, _, _ in shown]
+    fig, ax = report.new_figure(SIZE[0], 1.2 + 0.24 * len(shown))
+    ax.barh(np.arange(len(shown)), [m for _, m, _ in shown], xerr=[s for _, _, s in shown],
+            color=report.PALETTE[0], error_kw={"ecolor": report.MUTED, "linewidth": 1})
+    ax.set_yticks(np.arange(len(shown)), names)
+    ax.axvline(0, color=report.MUTED, linewidth=1)
+    ax.set_xlabel(scored_by)
+    more = f", top {MAX_BARS} of {len(ranked)}" if len(ranked) > MAX_BARS else ""
+    ax.set_title(f"Permutation importance{more}")
     return report.figure(fig)
 
 
@@ -68,7 +90,7 @@ def _roc_curve(ax, positive: np.ndarray, score: np.ndarray, label: str) -> None:
 
 def roc(p: Prediction) -> str:
     """Binary: the positive class's ROC curve. Multiclass: one-vs-rest curves."""
-    fig, ax = report.new_figure(5.2, 4.6)
+    fig, ax = report.new_figure(*SIZE)
     y = np.asarray(p.y_true)
     if len(p.classes) == 2:
         _roc_curve(ax, y == p.positive_class, p.positive_proba, "")
@@ -91,7 +113,7 @@ def precision_recall(p: Prediction) -> str:
     score = p.positive_proba
     precision, recall, _ = skm.precision_recall_curve(positive, score)
     ap = skm.average_precision_score(positive, score)
-    fig, ax = report.new_figure(5.2, 4.6)
+    fig, ax = report.new_figure(*SIZE)
     ax.step(recall, precision, where="post", linewidth=1.8, label=f"AP {ap:.3f}")
     prevalence = float(positive.mean())
     ax.axhline(prevalence, color=report.MUTED, linestyle="--", linewidth=1,

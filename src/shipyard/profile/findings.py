@@ -1,12 +1,15 @@
 """Findings: facts about the data that later stages act on.
 
-The thresholds are the usual rules of thumb; each is a named constant so a
-finding's message and its tests read the same number.
+A finding is a plain record; the report shows them and ``prepare`` can act on
+them by kind (``Profile.columns_flagged``). The thresholds are the usual rules
+of thumb; each is a named constant so a finding's message and its tests read
+the same number. The rules on one column and on the target live here; those
+across columns live next to what they measure (correlation, outliers, leakage).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from shipyard.metrics import BINARY, CLASSIFICATION
 from shipyard.profile.stats import ColumnProfile, TargetProfile
@@ -21,9 +24,18 @@ CLASS_IMBALANCE = "class_imbalance"
 SINGLE_CLASS = "single_class"
 CLASS_COUNT = "class_count"
 MISSING_TARGET = "missing_target"
+OUTLIERS = "outliers"
+MULTIVARIATE_OUTLIERS = "multivariate_outliers"
+CORRELATED = "correlated"
+LEAKAGE = "leakage"
 FINDING_KINDS = (CONSTANT, NEAR_CONSTANT, HIGH_MISSING, DUPLICATE_ROWS, IDENTIFIER,
-                 HIGH_CARDINALITY, CLASS_IMBALANCE, SINGLE_CLASS, CLASS_COUNT, MISSING_TARGET)
+                 HIGH_CARDINALITY, CLASS_IMBALANCE, SINGLE_CLASS, CLASS_COUNT, MISSING_TARGET,
+                 OUTLIERS, MULTIVARIATE_OUTLIERS, CORRELATED, LEAKAGE)
 SEVERITIES = ("error", "warning", "info")  # most severe first
+# Columns with these findings carry nothing a model should learn from: an identifier
+# is memorised, a constant says nothing. Leakage suspects are not among them: a
+# person has to judge whether the value is known at prediction time.
+NOT_A_FEATURE = (IDENTIFIER, CONSTANT)
 
 NEAR_CONSTANT_SHARE = 0.99  # one value in more than this share of rows
 HIGH_MISSING_SHARE = 0.5
@@ -33,6 +45,7 @@ IDENTIFIER_MIN_DISTINCT = 20  # a handful of rows are always "unique"
 HIGH_CARDINALITY_DISTINCT = 50
 HIGH_CARDINALITY_SHARE = 0.05  # distinct values per row
 MINORITY_SHARE = 0.2  # for a binary target; scaled by 2/k for k classes
+OUTLIER_SHARE = 0.05  # of a column's values outside its IQR fences
 
 
 @dataclass(frozen=True)
@@ -45,6 +58,11 @@ class Finding:
     column: str | None
     message: str
     value: float | None = None
+    other_column: str | None = None  # the second column of a pair (``correlated``)
+
+    def to_dict(self) -> dict[str, object]:
+        """The finding as a JSON-ready record."""
+        return asdict(self)
 
 
 def _column_findings(col: ColumnProfile, n_rows: int, *, key_columns: set[str]) -> list[Finding]:
@@ -70,13 +88,21 @@ def _column_findings(col: ColumnProfile, n_rows: int, *, key_columns: set[str]) 
             and unique_share >= IDENTIFIER_UNIQUE_SHARE):
         found.append(Finding(IDENTIFIER, "warning", name,
                              f"'{name}' looks like an identifier: {unique_share:.1%} of its "
-                             "values are distinct. A model would memorise it rather than learn.",
+                             "values are distinct. A model would memorise it rather than learn: "
+                             "leave it out of the features.",
                              unique_share))
     elif (col.kind == "string" and col.distinct > HIGH_CARDINALITY_DISTINCT
           and col.distinct > HIGH_CARDINALITY_SHARE * n_rows):
         found.append(Finding(HIGH_CARDINALITY, "info", name,
                              f"'{name}' has {col.distinct:,} distinct values: one-hot encoding "
                              "would be wide and sparse.", float(col.distinct)))
+    elif (name not in key_columns and col.outlier_share is not None
+          and col.outlier_share > OUTLIER_SHARE and col.summary is not None):
+        low, high = col.summary.fences()
+        found.append(Finding(OUTLIERS, "info", name,
+                             f"{col.outlier_share:.1%} of '{name}' lies outside the IQR fences "
+                             f"[{low:.4g}, {high:.4g}]: a heavy tail or errors; robust scaling "
+                             "or clipping may help.", col.outlier_share))
     return found
 
 
@@ -109,10 +135,16 @@ def _target_findings(target: TargetProfile, n_rows: int) -> list[Finding]:
     return found
 
 
+def by_severity(findings: list[Finding]) -> list[Finding]:
+    """``findings`` most severe first, in their order within one severity."""
+    return sorted(findings, key=lambda f: SEVERITIES.index(f.severity))
+
+
 def find(columns: list[ColumnProfile], target: TargetProfile, *, n_rows: int,
          duplicate_rows: int, key_columns: set[str]) -> list[Finding]:
-    """Every finding, most severe first. ``key_columns`` (entity, time) are
-    expected to repeat or be unique and are not flagged as identifiers."""
+    """The findings on single columns, the target and duplicate rows, in that
+    order. ``key_columns`` (entity, time) are expected to repeat or be unique
+    and are not flagged as identifiers."""
     found: list[Finding] = []
     if duplicate_rows:
         share = duplicate_rows / n_rows
@@ -125,4 +157,4 @@ def find(columns: list[ColumnProfile], target: TargetProfile, *, n_rows: int,
         if col.name != target.name:
             found.extend(_column_findings(col, n_rows, key_columns=key_columns))
     found.extend(_target_findings(target, n_rows))
-    return sorted(found, key=lambda f: SEVERITIES.index(f.severity))
+    return found

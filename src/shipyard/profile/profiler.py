@@ -2,26 +2,44 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from shipyard.errors import DataError, did_you_mean
-from shipyard.metrics import TASKS
-from shipyard.profile.findings import Finding, find
+from shipyard.metrics import BINARY, REGRESSION, TASKS
+from shipyard.profile.correlation import Correlations, correlated_findings, correlations
+from shipyard.profile.findings import (
+    NEAR_CONSTANT,
+    NOT_A_FEATURE,
+    SEVERITIES,
+    Finding,
+    by_severity,
+    find,
+)
+from shipyard.profile.leakage import leakage_findings, metric_for, single_column_scores
+from shipyard.profile.outliers import multivariate_findings, multivariate_outlier_share
 from shipyard.profile.stats import (
     ColumnProfile,
     TargetProfile,
+    as_floats,
     column_profile,
     factorized,
     target_profile,
 )
 
+# Row samples for the costlier checks: their answers settle well before these sizes
+CORRELATION_ROWS = 50_000
+ISOLATION_ROWS = 20_000
+LEAKAGE_ROWS = 10_000
+
 
 @dataclass(frozen=True)
 class Profile:
-    """What the data looks like: size, per-column statistics, the target, findings."""
+    """What the data looks like: size, per-column statistics, the target,
+    correlations, outliers, how well each column alone predicts the target, and
+    findings (plain records, most severe first)."""
 
     n_rows: int
     n_columns: int
@@ -29,6 +47,15 @@ class Profile:
     columns: list[ColumnProfile]
     target: TargetProfile
     findings: list[Finding]
+    entity: str | None = None
+    time: str | None = None
+    correlations: Correlations | None = None  # numeric features and a numeric target
+    # share of rows an isolation forest on ``outlier_columns`` finds far out
+    multivariate_outlier_share: float | None = None
+    outlier_columns: tuple[str, ...] = ()
+    # held-out score of a one-column model of the target, per feature, in ``score_metric``
+    column_scores: dict[str, float] = field(default_factory=dict)
+    score_metric: str | None = None  # "r2", "roc_auc" or "balanced_accuracy"
 
     def column(self, name: str) -> ColumnProfile:
         """The profile of the column ``name``; KeyError when there is none."""
@@ -37,9 +64,26 @@ class Profile:
                 return col
         raise KeyError(name)
 
+    def columns_flagged(self, *kinds: str) -> list[str]:
+        """The columns with a finding of any of ``kinds``, in the frame's order;
+        e.g. ``columns_flagged(*NOT_A_FEATURE)`` for the columns to leave out."""
+        flagged = {f.column for f in self.findings if f.kind in kinds}
+        return [col.name for col in self.columns if col.name in flagged]
+
     def flagged(self, kind: str) -> list[str]:
-        """The columns with a finding of ``kind`` (e.g. identifiers to leave out)."""
-        return [f.column for f in self.findings if f.kind == kind and f.column is not None]
+        """The columns with a finding of ``kind``."""
+        return self.columns_flagged(kind)
+
+    def not_features(self) -> list[str]:
+        """Columns that carry nothing to learn from (identifiers, constants)."""
+        return self.columns_flagged(*NOT_A_FEATURE)
+
+    def count(self, severity: str) -> int:
+        """How many findings have ``severity``."""
+        if severity not in SEVERITIES:
+            raise ValueError(f"The 'severity' parameter of Profile.count must be one of "
+                             f"{SEVERITIES}. Got {severity!r} instead.")
+        return sum(f.severity == severity for f in self.findings)
 
     @property
     def has_errors(self) -> bool:
@@ -69,16 +113,49 @@ def _duplicates(codes: list[np.ndarray], n_rows: int) -> int:
     return n_rows - distinct
 
 
+def _sample(rows: np.ndarray, limit: int, rng: np.random.Generator) -> np.ndarray:
+    """At most ``limit`` of ``rows``, chosen at random, in their order."""
+    return rows if len(rows) <= limit else np.sort(rng.choice(rows, limit, replace=False))
+
+
+def _scores(frame: pd.DataFrame, target: TargetProfile, features: list[ColumnProfile],
+            codes: dict[str, np.ndarray], rng: np.random.Generator,
+            seed: int) -> tuple[dict[str, float], str | None]:
+    """How well each feature alone predicts the target, on a sample of labelled rows."""
+    series = frame[target.name]
+    if target.task == REGRESSION:
+        y_all = as_floats(series)
+        labelled = np.flatnonzero(~np.isnan(y_all))
+        n_classes = 0
+    else:
+        y_all, classes = pd.factorize(series, use_na_sentinel=True)
+        labelled = np.flatnonzero(y_all >= 0)
+        n_classes = len(classes)
+        if n_classes < 2:
+            return {}, None
+    rows = _sample(labelled, LEAKAGE_ROWS, rng)
+    metric = metric_for(target.task, n_classes)
+    numeric = {c.name: as_floats(frame[c.name])[rows] for c in features if c.numeric}
+    text = {c.name: codes[c.name][rows] for c in features if c.kind in ("string", "other")}
+    y = np.asarray(y_all)[rows]
+    return single_column_scores(numeric, text, y, metric=metric, n_classes=n_classes,
+                                seed=seed), metric
+
+
 def profile(frame: pd.DataFrame, *, target: str, task: str, entity: str | None = None,
-            time: str | None = None) -> Profile:
+            time: str | None = None, seed: int = 0) -> Profile:
     """Statistics and findings for ``frame``, whose ``target`` column is predicted
     in ``task`` (regression, binary or multiclass). ``entity`` and ``time`` name
-    the columns that identify a row's subject and moment, if any."""
+    the columns that identify a row's subject and moment, if any; they are not
+    treated as features. ``seed`` fixes the row samples and models used."""
     if task not in TASKS:
         raise ValueError(f"The 'task' parameter of profile must be one of {TASKS}. "
                          f"Got {task!r} instead.")
     for name, role in ((target, "target"), (entity, "entity"), (time, "time")):
         _check_column(frame, name, role)
+    # names as text from here on, as the profile reports them
+    frame = frame.set_axis([str(c) for c in frame.columns], axis=1)
+    target, entity, time = (None if n is None else str(n) for n in (target, entity, time))
     if frame.columns.has_duplicates:
         repeated = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
         raise DataError(f"The data has repeated column names: {', '.join(repeated)}.",
@@ -86,16 +163,49 @@ def profile(frame: pd.DataFrame, *, target: str, task: str, entity: str | None =
     if len(frame) == 0:
         raise DataError("The data has no rows.", hint="check the query's filters")
     n_rows = len(frame)
-    codes, columns = [], []
+    codes, columns = {}, []
     for name in frame.columns:
         series = frame[name]
-        column_codes, uniques = factorized(series)
-        codes.append(column_codes)
-        columns.append(column_profile(series, str(name), column_codes, uniques))
+        codes[name], uniques = factorized(series)
+        columns.append(column_profile(series, name, codes[name], uniques))
     target_stats = target_profile(frame[target], target, task)
-    duplicates = _duplicates(codes, n_rows)
+    duplicates = _duplicates(list(codes.values()), n_rows)
     keys = {name for name in (entity, time) if name is not None}
     findings = find(columns, target_stats, n_rows=n_rows, duplicate_rows=duplicates,
                     key_columns=keys)
+    across, more = _across_columns(frame, columns, codes, target_stats, findings, keys, seed)
     return Profile(n_rows=n_rows, n_columns=frame.shape[1], duplicate_rows=duplicates,
-                   columns=columns, target=target_stats, findings=findings)
+                   columns=columns, target=target_stats, findings=by_severity([*findings, *more]),
+                   entity=entity, time=time, **across)
+
+
+def _across_columns(frame: pd.DataFrame, columns: list[ColumnProfile],
+                    codes: dict[str, np.ndarray], target: TargetProfile,
+                    findings: list[Finding], keys: set[str], seed: int
+                    ) -> tuple[dict[str, object], list[Finding]]:
+    """Correlations, multivariate outliers and one-column scores (as Profile
+    fields), and their findings. They look at features only: not the keys, and
+    not the columns already known to carry nothing (identifiers, constants)."""
+    idle = keys | {f.column for f in findings if f.kind in NOT_A_FEATURE}
+    features = [c for c in columns if c.name != target.name and c.name not in idle]
+    numeric = [c.name for c in features if c.numeric]
+    rng = np.random.default_rng(seed)
+    all_rows = np.arange(len(frame))
+    # class labels of more than two classes have no order to correlate with
+    target_numeric = next(c for c in columns if c.name == target.name).numeric
+    ordered = target.task == REGRESSION or (target.task == BINARY and target_numeric)
+    corr = correlations(frame, numeric + ([target.name] if ordered else []),
+                        _sample(all_rows, CORRELATION_ROWS, rng))
+    # a near-constant column only isolates its few odd rows, already reported
+    rare = {f.column for f in findings if f.kind == NEAR_CONSTANT}
+    spread = [name for name in numeric if name not in rare]
+    share = multivariate_outlier_share(frame, spread, _sample(all_rows, ISOLATION_ROWS, rng),
+                                       seed=seed)
+    scores, metric = _scores(frame, target, features, codes, rng, seed)
+    more = [*(leakage_findings(scores, metric, target=target.name) if metric else []),
+            *correlated_findings(corr, target=target.name),
+            *multivariate_findings(share, len(spread))]
+    fields = {"correlations": corr, "multivariate_outlier_share": share,
+              "outlier_columns": tuple(spread) if share is not None else (),
+              "column_scores": scores, "score_metric": metric}
+    return fields, more

@@ -15,6 +15,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from shipyard.card import LoadedModel, ModelCard
 from shipyard.errors import RegistryError
+from shipyard.registry import store
 from shipyard.registry.runs import Run, open_run
 from shipyard.workspace import Workspace
 
@@ -27,6 +28,8 @@ def _client(workspace: Workspace):
     import mlflow
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)
+    if workspace.embedded_tracking:
+        store.ensure(workspace.root / "mlflow.db")
     return mlflow.MlflowClient(tracking_uri=workspace.tracking_uri,
                                registry_uri=workspace.tracking_uri)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import platform
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from shipyard.card import ModelCard
+from shipyard.registry import store
 from shipyard.workspace import Workspace
 
 
@@ -38,6 +40,25 @@ class Run:
         import mlflow
 
         mlflow.set_tags({k: _short(v, 5000) for k, v in tags.items()})
+
+    def log_child(self, name: str, params: dict, metrics: dict[str, float],
+                  series: dict[str, list[float]] | None = None) -> str:
+        """A nested run (one per candidate): its settings, scores and, as steps,
+        series such as tuning history or a validation curve. Returns its id."""
+        import math
+
+        import mlflow
+        from mlflow.entities import Metric
+
+        with mlflow.start_run(run_name=name, nested=True) as child:
+            mlflow.log_params({k: _short(v) for k, v in params.items()})
+            mlflow.log_metrics({k: float(v) for k, v in metrics.items() if not math.isnan(v)})
+            now = int(time.time() * 1000)
+            points = [Metric(key, float(v), now, step) for key, values in (series or {}).items()
+                      for step, v in enumerate(values) if not math.isnan(v)]
+            if points:
+                mlflow.MlflowClient().log_batch(child.info.run_id, metrics=points)
+        return child.info.run_id
 
     def log_json(self, name: str, data) -> None:
         import mlflow
@@ -90,6 +111,8 @@ def open_run(workspace: Workspace, experiment: str, run_name: str | None = None)
     import mlflow
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)
+    if workspace.embedded_tracking:
+        store.ensure(workspace.root / "mlflow.db")
     mlflow.set_tracking_uri(workspace.tracking_uri)
     mlflow.set_registry_uri(workspace.tracking_uri)
     client = mlflow.MlflowClient()

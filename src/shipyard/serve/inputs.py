@@ -4,7 +4,7 @@ Decoding is written by hand rather than left to pandas because a refused
 request must name the row, the column and the value at fault, and pandas would
 coerce silently instead ("3" -> 3.0, true -> 1.0). The result follows the
 contract in :mod:`shipyard.schema`: float64 with NaN for numeric kinds, Python
-``str`` with ``""`` for text.
+``str`` with ``""`` for text, datetime64 with NaT for date-times.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,7 @@ _EXPECTED = {
     "integer": "an integer or null",
     "boolean": "true, false or null",
     "string": "a string or null",
+    "datetime": "an ISO 8601 date or date-time string, or null",
 }
 
 
@@ -192,6 +194,8 @@ def _value_problem(row: int, col: Column, value: Any) -> dict[str, Any]:
 
 def _column(col: Column, position: int, rows: list[dict], problems: _Problems) -> np.ndarray:
     values = [row[col.name] for row in rows]
+    if col.kind == "datetime":
+        return _dates(values, col, position, problems)
     if not col.numeric:
         out = [MISSING_TEXT] * len(values)
         for i, v in enumerate(values):
@@ -211,6 +215,25 @@ def _column(col: Column, position: int, rows: list[dict], problems: _Problems) -
         else:
             numbers[i] = x
     return numbers
+
+
+def _dates(values: list, col: Column, position: int, problems: _Problems) -> np.ndarray:
+    """datetime64 values (NaT for null), as training's model frame has them."""
+    out = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[ns]")
+    for i, v in enumerate(values):
+        if v is None:
+            continue
+        try:
+            moment = datetime.fromisoformat(v) if type(v) is str else None
+        except ValueError:
+            moment = None
+        if moment is None:
+            problems.add(i, position, col, v)
+            continue
+        if moment.tzinfo is not None:  # training stores naive UTC times
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        out[i] = np.datetime64(moment, "ns")
+    return out
 
 
 # Each returns the float64 value for an accepted JSON value, or None to refuse it.

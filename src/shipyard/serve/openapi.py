@@ -14,7 +14,8 @@ from shipyard.schema import Column
 from shipyard.serve.predict import plain
 
 OPENAPI_VERSION = "3.1.0"
-JSON_TYPES = {"number": "number", "integer": "integer", "boolean": "boolean", "string": "string"}
+JSON_TYPES = {"number": "number", "integer": "integer", "boolean": "boolean", "string": "string",
+              "datetime": "string"}
 ERROR_STATUSES = {
     "400": "Malformed JSON (the message says where), NaN or Infinity tokens, a body not in UTF-8.",
     "413": "The body or the number of rows is over the server's limit.",
@@ -35,7 +36,10 @@ def _content(schema: dict[str, Any]) -> dict[str, Any]:
 def column_schema(col: Column) -> dict[str, Any]:
     """A column's value: its JSON type, or null for a missing value."""
     schema: dict[str, Any] = {"type": [JSON_TYPES[col.kind], "null"]}
-    if col.kind == "integer":
+    if col.kind == "datetime":
+        schema["format"] = "date-time"
+        schema["description"] = "ISO 8601, e.g. 2026-03-01 or 2026-03-01T14:30:00Z."
+    elif col.kind == "integer":
         schema["description"] = "A whole number (3.0 is accepted); null when missing."
     elif col.kind == "string":
         schema["description"] = "Text; null or \"\" when missing."

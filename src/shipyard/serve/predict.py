@@ -66,6 +66,9 @@ def items(card: ModelCard, scores: Scores) -> list[dict[str, Any]]:
         return [{"prediction": labels[b], "probabilities": dict(zip(keys, p, strict=True))}
                 for b, p in zip(best, rows, strict=True)]
     pos = positive_index(card, labels)
+    if card.threshold is not None:  # a tuned decision threshold decides, not the argmax
+        other = 1 - pos
+        best = [pos if p[pos] >= card.threshold else other for p in rows]
     return [{"prediction": labels[b], "probability": p[pos],
              "probabilities": dict(zip(keys, p, strict=True))}
             for b, p in zip(best, rows, strict=True)]

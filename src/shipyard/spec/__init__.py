@@ -10,7 +10,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from shipyard.errors import SpecError
-from shipyard.spec import checks, messages, yamlpos
+from shipyard.spec import checks, env, messages, yamlpos
 from shipyard.spec.models import (
     Features,
     Gates,
@@ -72,6 +72,9 @@ def parse(text: str, name: str = "shipyard.yaml", file: Path | None = None) -> P
         raise SpecError(f"{name}: expected a mapping of keys (name, source, target, ...), "
                         f"got {messages.show(data)}")
     problems = [(p.line, p.message) for p in dups]
+    data, unset = env.expand(data)
+    problems += [(yamlpos.line_of(lines, path), f"{yamlpos.dotted(path)}: {msg}")
+                 for path, msg in unset]
     project = None
     try:
         project = Project.model_validate(data)

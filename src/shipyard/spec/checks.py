@@ -98,7 +98,8 @@ def _source(p: Project) -> list[Problem]:
         return [(("source", "url"), f"expected a URL such as duckdb:///data/fleet.duckdb or "
                                     f"postgresql+psycopg://user@host/db, got {src.url!r}")]
     out = []
-    for name, pattern in (src.files or {}).items():
+    for name, entry in (src.files or {}).items():
+        pattern = entry if isinstance(entry, str) else entry.path
         if not glob.glob(str(p.resolve(pattern))):
             out.append((("source", "files", name), f"no file matches {str(p.resolve(pattern))!r}"))
     return out

@@ -16,6 +16,18 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 Choice = str | int | float | bool | None
 
 
+OptionValue = str | int | float | bool | list[str] | dict[str, str]
+
+
+class File(Strict):
+    """A file with settings for DuckDB's reader (read_csv, read_parquet, read_json):
+    e.g. ``{header: false, delim: ", ", names: [age, workclass, ...]}``."""
+
+    path: Annotated[str, Field(min_length=1)]
+    format: Literal["csv", "parquet", "json"] | None = None  # default: from the extension
+    options: dict[Annotated[str, Field(pattern=r"^[a-z_]+$")], OptionValue] = {}
+
+
 class Source(Strict):
     """Where the data comes from: a database URL or local files, and a SQL query.
 
@@ -26,7 +38,7 @@ class Source(Strict):
     """
 
     url: str | None = None
-    files: dict[Name, str] | None = None
+    files: dict[Name, str | File] | None = None
     query: Annotated[str, Field(min_length=1)]
     # Rows held out for the final evaluation instead of a random share of `query`'s;
     # rows without a target are scored for context (history) but not counted.
@@ -101,6 +113,9 @@ class Tuning(Strict):
     trials: Annotated[int, Field(ge=1, le=10_000)] = 20
     timeout: Annotated[float, Field(gt=0)] | None = None  # seconds per model
     pruning: bool = True  # stop a trial early when its first folds are clearly worse
+    # Boosting models stop adding trees after this many rounds without improvement on a
+    # fold's validation rows; the refit runs the iterations the folds kept. None: off.
+    early_stopping: Annotated[int, Field(ge=1)] | None = 50
 
 
 class Serve(Strict):

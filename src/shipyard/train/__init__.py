@@ -2,116 +2,113 @@
 
 Every candidate in the project file is cross-validated on the training rows
 (tuned first when it has a search space); the best by the primary metric is
-refit on all training rows inside a pipeline with the preprocessor, so the
-result takes raw rows. The holdout is never seen here.
+refit on all training rows inside a pipeline with the preparation steps, so
+the result takes raw rows. Boosting models stop early on each fold's
+validation rows and the refit runs the iterations the folds kept; a binary
+model's decision threshold can be tuned on the out-of-fold probabilities.
+The holdout is never seen here.
 """
 
 from __future__ import annotations
 
-import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-from sklearn.base import clone
-from sklearn.pipeline import Pipeline
-
 from shipyard import catalogue
-from shipyard.errors import TrainError
-from shipyard.metrics import METRICS, Metric, predicted, score_all
+from shipyard.metrics import BINARY, METRICS, Metric
 from shipyard.prepare import Dataset
 from shipyard.progress import Report, silent
 from shipyard.spec import Project
 from shipyard.train import search, splits
+from shipyard.train.curves import Curve, SizeCurve, iterations_param, learning_curve
+from shipyard.train.cv import Candidate, cross_validate, failures_named, make_pipeline
 from shipyard.train.splits import holdout
 
-__all__ = ["Candidate", "TrainError", "TrainResult", "holdout", "make_pipeline", "train"]
-
-
-@dataclass(frozen=True)
-class Candidate:
-    name: str
-    params: dict[str, Any]  # what the project file set or tuning chose; defaults not included
-    scores: dict[str, list[float]]  # metric -> one value per fold
-    seconds: float
-    trials: int = 0  # tuning trials run; 0 when the parameters were fixed
-    history: list[float] = field(default_factory=list)  # each trial's mean score
-
-    def mean(self, metric: str) -> float:
-        return float(np.mean(self.scores[metric]))
-
-    def std(self, metric: str) -> float:
-        return float(np.std(self.scores[metric]))
+__all__ = ["Candidate", "Curve", "SizeCurve", "TrainResult", "holdout", "make_pipeline",
+           "train"]
 
 
 @dataclass(frozen=True)
 class TrainResult:
-    model: Pipeline  # the best candidate, refit on every training row
+    model: Any  # the best candidate refit on every training row; takes raw rows
     best: Candidate
     candidates: list[Candidate]
     metric: str
+    threshold: float | None = None  # the tuned binary decision threshold, if any
+    size_curve: SizeCurve | None = None  # learning curve of a non-boosting winner
+    findings: list[dict] = field(default_factory=list)  # e.g. overfitting, as records
 
 
-def make_pipeline(preprocessor, name: str, task: str, params: dict, seed: int) -> Pipeline:
-    estimator = catalogue.make_estimator(name, task, params, seed)
-    return Pipeline([("prepare", clone(preprocessor)), ("model", estimator)])
-
-
-def train(ds: Dataset, preprocessor, project: Project, progress: Report = silent) -> TrainResult:
+def train(ds: Dataset, steps: list, project: Project, progress: Report = silent) -> TrainResult:
+    """``steps`` are the unfitted preparation steps (name, transformer or sampler)
+    that go before the model in every pipeline."""
     metric = METRICS[project.primary_metric]
     folds = list(splits.folds(ds, project.split_strategy, project.split.folds, project.seed))
+    weighted = project.prepare.imbalance.method == "class_weight"
+    patience = project.tuning.early_stopping
+
+    def maker(name):
+        return lambda params: make_pipeline(steps, name, project.task, params, project.seed,
+                                            weighted)
+
     candidates = []
     for spec in project.models:
-        def score(params, spec=spec, quiet=bool(spec.search)):
-            return _cross_validate(ds, folds, preprocessor, project, spec.name, params,
-                                   progress if not quiet else silent)
-        if spec.search:
-            candidates.append(search.tune(spec, score, metric, project.tuning, project.seed,
-                                          progress))
+        make = maker(spec.name)
+
+        def score(params, on_fold=None, name=spec.name, make=make, quiet=False):
+            report = None if quiet else (
+                lambda done, total: progress(f"Cross-validating {name}", done, total))
+            return cross_validate(ds, folds, make, name, params, project.task, metric.name,
+                                  patience, on_fold=on_fold, progress=report)
+
+        space = _space(spec, project.task)
+        if space:
+            candidates.append(search.tune(spec.name, dict(spec.params), space,
+                                          lambda p, f: score(p, f, quiet=True), metric,
+                                          project.tuning, project.seed, progress))
         else:
             candidates.append(score(dict(spec.params)))
     best = _best(candidates, metric)
-    progress(f"Refitting {best.name}", 0, 1)
-    model = _fit(make_pipeline(preprocessor, best.name, project.task, best.params, project.seed),
-                 ds, best.name)
-    progress(f"Refitting {best.name}", 1, 1)
-    return TrainResult(model, best, candidates, metric.name)
+    model = _refit(maker(best.name), best, ds, progress)
+    threshold = None
+    if project.task == BINARY and project.prepare.threshold.objective != "none":
+        from shipyard.prepare import threshold as thresholds
+
+        threshold = thresholds.choose(ds.y, best.oof, ds.positive, project.prepare.threshold)
+        model = thresholds.apply(model, threshold)
+    size_curve = None
+    if not best.curves and project.evaluate.learning_curves:
+        progress("Learning curve", 0, 1)
+        size_curve = learning_curve(lambda: maker(best.name)(best.params), ds, folds,
+                                    project.task, metric.name, ds.positive, seed=project.seed)
+        progress("Learning curve", 1, 1)
+    return TrainResult(model, best, candidates, metric.name, threshold, size_curve,
+                       _findings(best, metric, size_curve))
 
 
-def _cross_validate(ds, folds, preprocessor, project, name, params, progress) -> Candidate:
-    started, scores = time.perf_counter(), {}
-    step = f"Cross-validating {name}"
-    progress(step, 0, len(folds))
-    for i, (fit_rows, val_rows) in enumerate(folds, start=1):
-        pipe = make_pipeline(preprocessor, name, project.task, params, project.seed)
-        val = ds.take(val_rows)
-        with _failures_named(name):
-            pipe.fit(*_xy(ds.take(fit_rows)))
-            fold = predicted(pipe, val.X, val.y, project.task, ds.positive)
-        for metric, value in score_all(fold).items():
-            scores.setdefault(metric, []).append(value)
-        progress(step, i, len(folds))
-    return Candidate(name, dict(params), scores, time.perf_counter() - started)
+def _space(spec, task: str) -> dict:
+    if spec.search != "auto":
+        return dict(spec.search)
+    from shipyard.spec import Range
+
+    space = catalogue.default_space(spec.name, task)
+    # Parameters the project file fixes are not searched.
+    return {k: (v if isinstance(v, list) else Range.model_validate(v))
+            for k, v in space.items() if k not in spec.params}
 
 
-def _fit(pipe: Pipeline, ds: Dataset, name: str) -> Pipeline:
-    with _failures_named(name):
-        return pipe.fit(*_xy(ds))
-
-
-def _xy(ds: Dataset):
-    return ds.X, ds.y
-
-
-@contextmanager
-def _failures_named(name: str):
-    """Estimators report bad settings as plain exceptions; say which model it was."""
-    try:
-        yield
-    except (ValueError, TypeError, ArithmeticError, MemoryError) as exc:
-        raise TrainError(f"The model '{name}' failed to fit", details=[str(exc)[:500]],
-                         hint="check its params in the project file") from exc
+def _refit(make, best: Candidate, ds: Dataset, progress: Report):
+    params = dict(best.params)
+    pipe = make(params)
+    key = iterations_param(pipe.steps[-1][1])
+    if key and best.best_iterations:
+        pipe = make({**params, key: best.best_iterations})
+    step = f"Refitting {best.name}"
+    progress(step, 0, 1)
+    with failures_named(best.name):
+        pipe.fit(ds.X, ds.y)
+    progress(step, 1, 1)
+    return pipe
 
 
 def _best(candidates: list[Candidate], metric: Metric) -> Candidate:
@@ -120,3 +117,27 @@ def _best(candidates: list[Candidate], metric: Metric) -> Candidate:
         if metric.better(candidate.mean(metric.name), best.mean(metric.name)):
             best = candidate
     return best
+
+
+def _findings(best: Candidate, metric: Metric, size_curve: SizeCurve | None) -> list[dict]:
+    """Overfitting: a large gap between training and validation scores, or a
+    validation loss that turned up while the training loss kept falling."""
+    out = []
+    if best.train_scores:
+        train = sum(best.train_scores) / len(best.train_scores)
+        valid = best.mean(metric.name)
+        gap = (valid - train) / abs(valid) if not metric.greater_is_better and valid else \
+            train - valid
+        if (not metric.greater_is_better and gap > 0.3) or (metric.greater_is_better and
+                                                             gap > 0.1):
+            out.append({"kind": "overfitting", "severity": "warning", "value": gap,
+                        "message": f"{best.name} scores {metric.title} {train:.4g} on its "
+                                   f"training rows but {valid:.4g} on validation rows"})
+    for curve in best.curves:
+        low = min(curve.valid)
+        if curve.valid[-1] > low * 1.02 and curve.best == len(curve.valid):
+            out.append({"kind": "overfitting", "severity": "warning", "value": curve.valid[-1],
+                        "message": f"validation {curve.metric} turned up after iteration "
+                                   f"{curve.valid.index(low) + 1}; consider early stopping"})
+            break
+    return out

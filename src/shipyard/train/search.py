@@ -12,23 +12,33 @@ import optuna
 from shipyard.errors import ShipyardError, TrainError
 from shipyard.metrics import Metric
 from shipyard.progress import Report
-from shipyard.spec import Model, Range, Tuning
+from shipyard.spec import Range, Tuning
 
 
-def tune(spec: Model, score: Callable[[dict[str, Any]], Any], metric: Metric, budget: Tuning,
-         seed: int, progress: Report):
-    """The best candidate found for ``spec``; ``score(params)`` cross-validates one setting
-    and returns a Candidate."""
+def tune(name: str, fixed: dict[str, Any], space: dict[str, Range | list],
+         score: Callable[[dict[str, Any], Callable | None], Any], metric: Metric,
+         budget: Tuning, seed: int, progress: Report):
+    """The best candidate found for model ``name``; ``score(params, on_fold)``
+    cross-validates one setting and returns a Candidate. With pruning on, a trial
+    whose first folds score clearly worse than the median of earlier trials at the
+    same fold is stopped there."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    pruner = (optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0)
+              if budget.pruning else optuna.pruners.NopPruner())
     study = optuna.create_study(direction="maximize" if metric.greater_is_better else "minimize",
-                                sampler=optuna.samplers.TPESampler(seed=seed))
+                                sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruner)
     found: dict[int, Any] = {}
-    step = f"Tuning {spec.name}"
+    step = f"Tuning {name}"
 
     def objective(trial: optuna.Trial) -> float:
-        params = {**spec.params, **{k: _suggest(trial, k, space) for k, space in
-                                    spec.search.items()}}
-        candidate = score(params)
+        params = {**fixed, **{k: _suggest(trial, k, s) for k, s in space.items()}}
+
+        def on_fold(i: int, mean_so_far: float) -> None:
+            trial.report(mean_so_far, i)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+
+        candidate = score(params, on_fold)
         found[trial.number] = candidate
         return candidate.mean(metric.name)
 
@@ -40,13 +50,14 @@ def tune(spec: Model, score: Callable[[dict[str, Any]], Any], metric: Metric, bu
                    catch=(TrainError, ValueError, TypeError))
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not done:
-        reasons = {str(t.user_attrs.get("error", t.system_attrs.get("fail_reason", "")))[:200]
-                   for t in study.trials}
-        raise ShipyardError(f"Every tuning trial of '{spec.name}' failed",
+        reasons = {str(t.system_attrs.get("fail_reason", ""))[:300] for t in study.trials}
+        raise ShipyardError(f"Every tuning trial of '{name}' failed",
                             details=sorted(r for r in reasons if r),
                             hint="check the search space of this model in the project file")
     best = found[study.best_trial.number]
-    history = [t.value if t.value is not None else float("nan") for t in study.trials]
+    # Pruned trials carry their last partial score; only complete trials count here.
+    history = [t.value if t.state == optuna.trial.TrialState.COMPLETE else float("nan")
+               for t in study.trials]
     return replace(best, trials=len(study.trials), history=history)
 
 
