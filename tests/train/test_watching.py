@@ -81,3 +81,23 @@ def test_overfitting_is_a_finding():
     assert train_rmse < 0.5 * result.best.mean("rmse")
     calm, _ = _run(models="[{name: linear}]")
     assert not calm.findings
+
+
+def test_folds_in_parallel_score_exactly_as_one_by_one():
+    from shipyard.train import splits
+    from shipyard.train.cv import cross_validate, make_pipeline
+
+    p = project(models="[{name: lightgbm, params: {n_estimators: 200}}]",
+                extra="split: {folds: 4}\n")
+    ds = dataset(frame(), p)
+    folds = list(splits.folds(ds, "random", 4, 0))
+
+    def make(params):
+        return make_pipeline(steps(ds, p), "lightgbm", "regression", params, 0)
+
+    one = cross_validate(ds, folds, make, "lightgbm", {"n_estimators": 200}, "regression",
+                         "rmse", 10, workers=1)
+    two = cross_validate(ds, folds, make, "lightgbm", {"n_estimators": 200}, "regression",
+                         "rmse", 10, workers=2)
+    assert one.scores == two.scores and one.train_scores == two.train_scores
+    assert [c.best for c in one.curves] == [c.best for c in two.curves]

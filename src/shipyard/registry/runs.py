@@ -83,7 +83,7 @@ class Run:
             dataset = mlflow.data.from_pandas(
                 frame, source=LocalArtifactDatasetSource(str(source)), targets=target,
                 name=f"snapshot-{digest[:12]}", digest=digest[:32])
-        mlflow.log_input(dataset, context="training")
+            mlflow.log_input(dataset, context="training")  # the schema is inferred here
 
     def log_model(self, pipeline, card: ModelCard, example: pd.DataFrame,
                   requirements: list[str]) -> str:

@@ -11,6 +11,7 @@ The holdout is never seen here.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,7 +60,8 @@ def train(ds: Dataset, steps: list, project: Project, progress: Report = silent)
             report = None if quiet else (
                 lambda done, total: progress(f"Cross-validating {name}", done, total))
             return cross_validate(ds, folds, make, name, params, project.task, metric.name,
-                                  patience, on_fold=on_fold, progress=report)
+                                  patience, on_fold=on_fold, progress=report,
+                                  workers=_workers(len(folds)))
 
         space = _space(spec, project.task)
         if space:
@@ -84,6 +86,11 @@ def train(ds: Dataset, steps: list, project: Project, progress: Report = silent)
         progress("Learning curve", 1, 1)
     return TrainResult(model, best, candidates, metric.name, threshold, size_curve,
                        _findings(best, metric, size_curve))
+
+
+def _workers(folds: int) -> int:
+    """Folds fitted at once: one per core, as far as there are folds."""
+    return max(1, min(folds, os.cpu_count() or 1))
 
 
 def _space(spec, task: str) -> dict:
