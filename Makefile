@@ -8,7 +8,11 @@ BIN := $(VENV)/bin
 # and compiling MLflow & co. on every start costs seconds.
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: demo test install dev clean
+# System tools the tests drive for real: wrk puts load on the live server.
+SYSTEM_PACKAGES := wrk
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test install dev system clean
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +27,14 @@ dev: $(BIN)/uv
 demo: install
 	$(BIN)/shipyard demo
 
-test: dev
+system:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		$(SUDO) apt-get install -y -q $$missing || \
+		{ $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q $$missing; }; \
+	fi
+
+test: dev system
 	$(BIN)/lint-imports
 	$(BIN)/ruff check src tests
 	$(BIN)/pytest

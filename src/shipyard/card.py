@@ -57,7 +57,13 @@ def _plain(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A fitted pipeline, which takes ``card.schema.model_frame`` input, and its card."""
+    """A fitted pipeline, which takes ``card.schema.model_frame`` input, and its card.
+
+    ``onnx`` is the same pipeline compiled for ONNX Runtime, present only when it
+    was verified to agree with ``pipeline`` at registration; otherwise
+    ``fast_note`` says why there is none."""
 
     pipeline: Any
     card: ModelCard
+    onnx: bytes | None = None
+    fast_note: str = ""

@@ -93,18 +93,26 @@ def run(project: ProjectArg = DEFAULT_PROJECT) -> None:
 @_guarded
 def serve(project: ProjectArg = DEFAULT_PROJECT,
           host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
-          port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None) -> None:
-    """Serve the project's champion model over HTTP."""
+          port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+          workers: Annotated[int | None, typer.Option(
+              min=1, max=64, help="Worker processes (default: serve.workers).")] = None) -> None:
+    """Serve the project's champion model over HTTP; follow the champion alias."""
     from shipyard import registry, spec
-    from shipyard import serve as serving
+    from shipyard.serve import worker
     from shipyard.workspace import Workspace
 
     loaded = spec.load(project)
+    # Load once here: a missing or refused champion is reported before any worker starts.
     model = registry.load(Workspace.of(loaded), loaded.name)
+    from shipyard.serve.app import shutdown
+
+    shutdown(worker.app_for(loaded, model).state)  # the workers' checks: keys, alert rules
     host, port = host or loaded.serve.host, port or loaded.serve.port
+    workers = workers or loaded.serve.workers
     err.print(f"Serving {model.card.name} version {model.card.version} "
-              f"({model.card.estimator}) on http://{host}:{port}")
-    serving.run(serving.create_app(model, max_rows=loaded.serve.max_rows), host, port)
+              f"({model.card.estimator}) on http://{host}:{port} with {workers} "
+              f"worker{'s' if workers > 1 else ''}")
+    worker.run(loaded.file or Path(project), host, port, workers)
 
 
 @app.command()
@@ -155,6 +163,30 @@ def demo(folder: Annotated[Path, typer.Option("--dir", help="Where the demo work
     stay = sys.stdout.isatty() if keep_serving is None else keep_serving
     run_demo(folder, aircraft=aircraft, seed=seed, port=port, keep_serving=stay,
              console=out, progress_console=err)
+
+
+@app.command()
+@_guarded
+def build(project: ProjectArg = DEFAULT_PROJECT,
+          out_dir: Annotated[Path | None, typer.Option(
+              "--out", help="Where to write (default: build/ beside the project file).")] = None,
+          image: Annotated[str | None, typer.Option(
+              help="Image NAME:TAG (default: shipyard-<project>:v<champion version>).")] = None,
+          replicas: Annotated[int, typer.Option(
+              min=1, help="Pods to run; the autoscaler's minimum (its maximum is 4x).")] = 2
+          ) -> None:
+    """Write a Dockerfile and Kubernetes manifests that serve the project's champion."""
+    from shipyard import spec
+    from shipyard.serve.deploy import build as write_build
+
+    done = write_build(spec.load(project), out=out_dir, image=image, replicas=replicas)
+    for path in done.written:
+        out.print(f"Wrote {path}", markup=False, soft_wrap=True)
+    for note in done.notes:
+        err.print(f"Note: {note}", markup=False, soft_wrap=True)
+    out.print("Next:")
+    for step in done.next_steps:
+        out.print(f"  {step}", markup=False, soft_wrap=True)
 
 
 def _print_outcome(outcome) -> None:

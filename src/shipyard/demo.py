@@ -80,7 +80,7 @@ def run_demo(folder: Path, *, aircraft: int = 200, seed: int = 0, port: int | No
     model = registry.load(outcome.workspace, project.name)
     host = project.serve.host
     port = port or (project.serve.port if _is_free(host, project.serve.port) else free_port(host))
-    app = serve.create_app(model, max_rows=project.serve.max_rows)
+    app = serve.create_app(model, settings=project.serve)
     with BackgroundServer(app, host, port) as server:
         rows = _engines_on_wing(project, outcome)
         answer = _post(f"{server.url}/predict", rows[model.card.schema.names])

@@ -11,6 +11,7 @@ leaves the registry as it was.
 from __future__ import annotations
 
 import html
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version as package_version
@@ -27,6 +28,9 @@ from shipyard.progress import Report, silent
 from shipyard.spec import Project
 from shipyard.train.section import section as training_section
 from shipyard.workspace import Workspace
+
+log = logging.getLogger("shipyard.lifecycle")
+_FAST_SAMPLE_ROWS = 2_000  # holdout rows on which the ONNX form must agree with the pipeline
 
 
 @dataclass(frozen=True)
@@ -66,11 +70,38 @@ def run_project(project: Project, progress: Report = silent) -> RunOutcome:
         path = report.write(ws.reports / f"{run.id}.html", page)
         run.log_file(path)
 
-        version = registry.register(ws, project.name, run) if gates.passed(verdicts) else None
+        version = None
+        if gates.passed(verdicts):
+            run.log_fast(*_fast_form(project, result.model, card, got.held.X))
+            version = registry.register(ws, project.name, run)
         run.set_tags({"shipyard.gates": "passed" if version else "failed",
                       "shipyard.registered_version": version or "none"})
     return RunOutcome(run.id, ws, got.snapshot, card.with_version(version) if version else card,
                       result, ev, verdicts, path, version)
+
+
+def _fast_form(project: Project, model, card: ModelCard,
+               X: pd.DataFrame) -> tuple[bytes | None, str]:
+    """The pipeline compiled to ONNX and checked against it on holdout rows, or None
+    and the reason. Never fails the run: without it the pipeline serves as it is."""
+    if not project.serve.fast_path:
+        return None, "the fast path is off (serve.fast_path: false)"
+    # Imported here: the ONNX tool chain is slow to import and only needed now.
+    from shipyard.serve.fast import NotCompilable, compile_pipeline
+
+    sample = X.head(_FAST_SAMPLE_ROWS)
+    try:
+        onnx = compile_pipeline(model, card, sample)
+    except NotCompilable as exc:
+        log.info("%s: no ONNX form, the Python pipeline will serve: %s", project.name, exc)
+        return None, str(exc)
+    except Exception as exc:  # a converter's bug must not cost a model that passed its gates
+        log.warning("%s: compiling to ONNX failed; the Python pipeline will serve",
+                    project.name, exc_info=True)
+        return None, f"compiling to ONNX failed: {type(exc).__name__}: {exc}"
+    log.info("%s: compiled to ONNX (%d bytes), agrees with the pipeline on %d holdout rows",
+             project.name, len(onnx), len(sample))
+    return onnx, ""
 
 
 @dataclass(frozen=True)

@@ -174,12 +174,13 @@ def test_model_failure_is_a_logged_500_and_serving_goes_on(served, caplog):
     assert client.post("/predict", json=GOOD).status_code == 200
 
 
-def test_create_app_only_stores_its_arguments():
+def test_create_app_serves_the_model_with_the_default_settings():
     model = regression_model()
     app = create_app(model)
     assert app.state.model is model
-    assert (app.state.max_rows, app.state.max_body_bytes) == (10_000, 8 * 1024 * 1024)
-    assert [route.path for route in app.routes] == ["/predict", "/health", "/openapi.json"]
+    settings = app.state.settings
+    assert (settings.max_rows, settings.max_body_bytes) == (10_000, 8 * 1024 * 1024)
+    assert app.state.watcher is None  # no registry to follow
 
 
 @pytest.mark.parametrize("limits", [{"max_rows": 0}, {"max_body_bytes": -1}])

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import platform
+import tempfile
 import time
 import warnings
 from collections.abc import Iterator
@@ -17,6 +19,13 @@ from shipyard.card import ModelCard
 from shipyard.registry import store
 from shipyard.workspace import Workspace
 
+# The ONNX form of the pipeline, inside the logged model's directory so that a
+# registered version's files (and their digests) include it.
+FAST_DIR, FAST_FILE = "fast", "fast/model.onnx"
+# "onnx", or "python: <why there is no ONNX form>"; on the run and on the version.
+FAST_TAG = "shipyard.fast_path"
+NO_FAST = "python: no fast form was compiled at registration"
+
 
 class Run:
     """The active MLflow run; created by :func:`open_run`."""
@@ -25,6 +34,8 @@ class Run:
         self.id = run_id
         self.model_uri: str | None = None
         self.model_id: str | None = None
+        self.fast_path = NO_FAST  # the value of the FAST_TAG tag
+        self.fast_sha256: str | None = None  # of the ONNX bytes, as written
 
     def log_params(self, params: dict) -> None:
         import mlflow
@@ -103,6 +114,23 @@ class Run:
             logging.getLogger("mlflow.sklearn").setLevel(level)
         self.model_uri, self.model_id = info.model_uri, info.model_id
         return info.model_uri
+
+    def log_fast(self, onnx: bytes | None, reason: str = "") -> None:
+        """Store the logged model's ONNX form as ``fast/model.onnx`` in its directory,
+        or, when ``onnx`` is None, the ``reason`` there is none; either way tag the run."""
+        import mlflow
+
+        if self.model_id is None:
+            raise RuntimeError("log_fast needs a logged model: call log_model first")
+        if onnx is None:
+            self.fast_path = f"python: {reason or 'no reason given'}"
+        else:
+            with tempfile.TemporaryDirectory(prefix="shipyard-fast-") as tmp:
+                path = Path(tmp) / Path(FAST_FILE).name
+                path.write_bytes(onnx)
+                mlflow.MlflowClient().log_model_artifact(self.model_id, str(path), FAST_DIR)
+            self.fast_path, self.fast_sha256 = "onnx", hashlib.sha256(onnx).hexdigest()
+        mlflow.set_tags({FAST_TAG: _short(self.fast_path, 5000)})
 
 
 @contextmanager

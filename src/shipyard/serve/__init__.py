@@ -1,15 +1,18 @@
-"""Serving: a fitted model behind HTTP.
+"""Serving: the champion model behind HTTP.
 
-``create_app(model)`` builds a Starlette app with ``POST /predict`` (one row or
-a list of rows, validated against the model's input schema before anything
-runs), ``GET /health`` and ``GET /openapi.json`` (the real contract, generated
-from the model card). ``run(app, host, port)`` serves it with uvicorn.
+``create_app(model, settings=...)`` builds the ASGI app: ``POST /predict`` (one
+row or a list of rows) and ``POST /invocations`` (MLflow's request formats) on
+a hand-written hot path with micro-batching and the ONNX fast path, and
+``/health``, ``/ready``, ``/model``, ``/metrics``, ``/openapi.json`` and admin
+routes on Starlette. ``worker.run`` serves a project with several worker
+processes that follow the registry's champion alias.
 
-Every refused request gets a 4xx with ``{"error": ..., "details": [...]}``
-naming what was wrong; a failing model gets a 500 and the server keeps serving.
+Every refused request gets a 4xx (or a 503 with Retry-After when overloaded)
+with ``{"error": ..., "details": [...]}`` naming what was wrong; a failing model
+gets a 500 and the server keeps serving.
 """
 
-from shipyard.serve.app import create_app, run
+from shipyard.serve.app import create_app
 from shipyard.serve.inputs import InputError
 
-__all__ = ["InputError", "create_app", "run"]
+__all__ = ["InputError", "create_app"]

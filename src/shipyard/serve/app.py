@@ -1,121 +1,240 @@
-"""The HTTP app: routes, body limits, and turning failures into JSON answers."""
+"""The HTTP app: a raw ASGI hot path for predictions, Starlette for the rest.
+
+``POST /predict`` and ``POST /invocations`` run on a hand-written ASGI handler
+(:mod:`shipyard.serve.hot`): Starlette's request objects and routing cost more
+than the model does on the fast path. Every other route is a Starlette app.
+"""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
+from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from shipyard.card import LoadedModel
-from shipyard.serve import inputs, openapi, predict, responses
-from shipyard.serve.inputs import InputError
+from shipyard.serve import openapi, responses
+from shipyard.serve.batching import Batcher
+from shipyard.serve.engine import Engine, engine_for
+from shipyard.serve.hot import HotPath
+from shipyard.serve.metrics import CONTENT_TYPE, Metrics
+from shipyard.serve.predict import plain
+from shipyard.spec import Serve
 
 log = logging.getLogger("shipyard.serve")
 
 
-def create_app(model: LoadedModel, *, max_rows: int = 10_000,
-               max_body_bytes: int = 8 * 1024 * 1024) -> Starlette:
-    """A Starlette app that serves ``model``: ``POST /predict``, ``GET /health``,
-    ``GET /openapi.json``. Nothing runs until the first request.
+@dataclass
+class State:
+    """What the routes share. ``engine`` is replaced as a whole when the champion
+    changes; a request reads it once, so it finishes on the version it began with."""
 
-    The model lives in ``app.state.model``; each request reads it once, so
-    assigning a new :class:`LoadedModel` there swaps models without a restart.
-    """
-    if max_rows < 1 or max_body_bytes < 1:
-        raise ValueError(f"max_rows and max_body_bytes must be >= 1, "
-                         f"got {max_rows} and {max_body_bytes}")
-    app = Starlette(
+    engine: Engine
+    settings: Serve
+    batcher: Batcher
+    metrics: Metrics
+    keys: Any = None  # shipyard.serve.auth.Keys; None: everything open, admin routes off
+    alerts: Any = None  # shipyard.serve.alerts.AlertSink
+    watcher: Any = None  # shipyard.serve.reload.Watcher
+    optional: frozenset[str] = frozenset()  # keys a row may carry besides the inputs
+    history: list[dict] = field(default_factory=list)  # versions served, newest last
+
+    @property
+    def model(self) -> LoadedModel:
+        return self.engine.model
+
+    def swap(self, engine: Engine) -> None:
+        old = self.engine
+        self.engine = engine
+        self.optional = _optional(engine)
+        self.metrics.version.set(_number(engine.card.version))
+        self.history.append(_served(engine))
+        if self.alerts is not None:  # alerts name the version that raised them
+            self.alerts.card = engine.card
+        log.info("now serving version %s (was %s) on the %s path",
+                 engine.card.version, old.card.version, engine.path)
+
+
+def create_app(model: LoadedModel, *, settings: Serve | None = None,
+               max_rows: int | None = None, max_body_bytes: int | None = None,
+               source=None, keys=None, alerts=None, extra_routes: list | None = None):
+    """The ASGI app that serves ``model`` with ``settings`` (the project file's
+    ``serve`` section). ``source`` (see :mod:`shipyard.serve.reload`) lets the
+    app follow the registry's champion alias; ``keys`` guards routes; ``alerts``
+    receives every prediction."""
+    settings = settings or Serve()
+    updates = {k: v for k, v in (("max_rows", max_rows), ("max_body_bytes", max_body_bytes))
+               if v is not None}
+    if any(v < 1 for v in updates.values()):
+        raise ValueError(f"max_rows and max_body_bytes must be >= 1, got {updates}")
+    settings = settings.model_copy(update=updates)
+    metrics = Metrics()
+    engine = engine_for(model, settings.fast_path)
+    batcher = Batcher(settings.batching, on_batch=metrics.batch)
+    state = State(engine, settings, batcher, metrics, keys=keys, alerts=alerts)
+    state.optional = _optional(engine)
+    metrics.version.set(_number(engine.card.version))
+    state.history.append(_served(engine))
+    if source is not None and settings.reload_interval > 0:
+        from shipyard.serve.reload import Watcher
+
+        state.watcher = Watcher(source, state, settings.reload_interval)
+    rest = Starlette(
         routes=[
-            Route("/predict", predict_endpoint, methods=["POST"]),
-            Route("/health", health_endpoint, methods=["GET"]),
+            Route("/predict", _hot_only, methods=["POST"]),
+            Route("/invocations", _hot_only, methods=["POST"]),
+            Route("/health", health, methods=["GET"]),
+            Route("/ready", ready, methods=["GET"]),
+            Route("/model", model_endpoint, methods=["GET"]),
+            Route("/metrics", metrics_endpoint, methods=["GET"]),
             Route("/openapi.json", openapi_endpoint, methods=["GET"]),
+            Route("/admin/reload", reload_endpoint, methods=["POST"]),
+            *(extra_routes or []),
         ],
         exception_handlers={HTTPException: http_error, Exception: internal_error},
+        lifespan=_lifespan,
     )
-    app.state.model = model
-    app.state.max_rows = max_rows
-    app.state.max_body_bytes = max_body_bytes
-    return app
+    rest.state.shipyard = state
+    return HotPath(state, rest)
 
 
-def run(app: Starlette, host: str, port: int) -> None:
-    """Serve ``app`` until interrupted (blocking)."""
-    uvicorn.run(app, host=host, port=port, access_log=False, log_level="info")
+def _optional(engine: Engine) -> frozenset[str]:
+    entity = engine.card.entity
+    return frozenset([entity]) if entity else frozenset()
 
 
-async def predict_endpoint(request: Request) -> Response:
-    model: LoadedModel = request.app.state.model
+def _served(engine: Engine) -> dict:
+    return {"version": engine.card.version, "run_id": engine.card.run_id, **engine.describe()}
+
+
+def _number(version: str | None) -> float:
     try:
-        check_content_type(request)
-        body = await read_body(request, request.app.state.max_body_bytes)
-        # Parsing, checking and the model are CPU-bound: keep them off the event loop.
-        content = await run_in_threadpool(answer, model, body, request.app.state.max_rows)
-    except InputError as exc:
-        return responses.error_response(exc.status, exc.headline, exc.problems)
-    except Exception:
-        log.exception("prediction failed (model %s version %s)",
-                      model.card.name, model.card.version)
-        return responses.error_response(
-            500, "internal error: the model failed on this request; the server log has details")
-    return Response(content, media_type=responses.JSON)
+        return float(version)
+    except (TypeError, ValueError):
+        return 0.0
 
 
-def answer(model: LoadedModel, body: bytes, max_rows: int) -> bytes:
-    """decode -> validate -> predict -> encode, for one request."""
-    rows = inputs.rows_of(inputs.parse(body), max_rows)
-    batch = inputs.validate(rows, model.card.schema)
-    scores = predict.predict(model, batch)
-    return responses.encode(model.card, predict.items(model.card, scores))
+class _lifespan:
+    """Start the champion watcher with the server; stop it, the alert sender and
+    the scoring thread when the server stops."""
+
+    def __init__(self, app: Starlette):
+        self.state: State = app.state.shipyard
+
+    async def __aenter__(self) -> None:
+        if self.state.watcher is not None:
+            self.state.watcher.start()
+
+    async def __aexit__(self, *exc) -> None:
+        shutdown(self.state)
 
 
-async def health_endpoint(request: Request) -> Response:
-    card = request.app.state.model.card
-    return responses.json_response({"status": "ok", "model": responses.model_info(card)})
+def shutdown(state: State) -> None:
+    if state.watcher is not None:
+        state.watcher.stop()
+    if state.alerts is not None:
+        state.alerts.close(timeout=5)
+    state.batcher.close()
+
+
+def _state(request: Request) -> State:
+    return request.app.state.shipyard
+
+
+async def _hot_only(request: Request) -> Response:  # pragma: no cover - HotPath answers these
+    raise HTTPException(500, "the prediction routes are served by the hot path")
+
+
+async def health(request: Request) -> Response:
+    """Liveness: the process answers. Says which model and whether reloading is healthy."""
+    state = _state(request)
+    body = {"status": "ok", "model": responses.model_info(state.engine.card)}
+    if state.watcher is not None and state.watcher.last_error:
+        body["reload"] = state.watcher.last_error
+    return responses.json_response(body)
+
+
+async def ready(request: Request) -> Response:
+    """Readiness: a verified model is loaded and the queue has room."""
+    state = _state(request)
+    if state.batcher.queued_rows >= state.settings.batching.queue_rows:
+        return responses.error_response(503, "not ready: the scoring queue is full",
+                                        headers={"Retry-After": "1"})
+    return responses.json_response({"status": "ready",
+                                    "model": responses.model_info(state.engine.card)})
+
+
+async def model_endpoint(request: Request) -> Response:
+    """The served version, how it is served, its lineage and its input schema."""
+    state = _state(request)
+    card = state.engine.card
+    denied = _deny(request, admin=False)
+    if denied is not None:
+        return denied
+    body = {
+        "name": card.name, "version": card.version, "run_id": card.run_id,
+        "task": card.task, "target": card.target, "estimator": card.estimator,
+        "serving": state.engine.describe(),
+        "classes": [plain(c) for c in card.classes],
+        "positive_class": plain(card.positive_class), "threshold": card.threshold,
+        "entity": card.entity, "holdout_metrics": card.metrics,
+        "inputs": [{"name": c.name, "kind": c.kind} for c in card.schema.columns],
+        "history": state.history[-20:],
+    }
+    if state.watcher is not None:
+        body["reload"] = state.watcher.describe()
+    return responses.json_response(body)
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    state = _state(request)
+    if state.alerts is not None:
+        state.metrics.alert_counters(state.alerts)
+    return Response(state.metrics.exposition(), media_type=CONTENT_TYPE)
 
 
 async def openapi_endpoint(request: Request) -> Response:
-    state = request.app.state
-    doc = openapi.document(state.model.card, max_rows=state.max_rows,
-                           max_body_bytes=state.max_body_bytes)
+    state = _state(request)
+    doc = openapi.document(state.engine.card, max_rows=state.settings.max_rows,
+                           max_body_bytes=state.settings.max_body_bytes,
+                           alerts=state.alerts is not None)
     return responses.json_response(doc)
 
 
-def check_content_type(request: Request) -> None:
-    header = request.headers.get("content-type")
-    if header is None:
-        raise InputError(415, "missing Content-Type: send the body as application/json")
-    media, *params = (part.strip().lower() for part in header.split(";"))
-    if media != responses.JSON:
-        raise InputError(415, f"unsupported Content-Type {header!r}: send application/json")
-    for param in params:
-        name, _, value = param.partition("=")
-        if name.strip() == "charset" and value.strip().strip('"') not in ("utf-8", "utf8"):
-            raise InputError(415, f"unsupported charset in {header!r}: JSON must be utf-8")
+async def reload_endpoint(request: Request) -> Response:
+    """Admin: check the registry's champion now instead of at the next interval."""
+    denied = _deny(request, admin=True)
+    if denied is not None:
+        return denied
+    state = _state(request)
+    if state.watcher is None:
+        return responses.error_response(409, "this server does not follow a registry; "
+                                             "nothing to reload")
+    from starlette.concurrency import run_in_threadpool
+
+    outcome = await run_in_threadpool(state.watcher.check)
+    status = 200 if outcome.get("ok") else 409
+    return responses.json_response(outcome, status)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused with 413 as soon as it is known to be over ``limit``:
-    from Content-Length before reading, else from the bytes actually received."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise InputError(413, f"request body too large: {declared} bytes, at most {limit}")
-    chunks = []
-    size = 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise InputError(413, f"request body too large: over {limit} bytes")
-            chunks.append(chunk)
-    except ClientDisconnect:
-        raise InputError(400, "the client disconnected before sending the whole body") from None
-    return b"".join(chunks)
+def _deny(request: Request, admin: bool) -> Response | None:
+    keys = _state(request).keys
+    if keys is None:
+        if admin:
+            return responses.error_response(
+                403, "admin routes are disabled: no admin key configured")
+        return None
+    denial = keys.check(request.scope["headers"], admin=admin)
+    if denial is None:
+        return None
+    status, message = denial
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return responses.error_response(status, message, headers=headers)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+import orjson
 
 from shipyard.errors import ShipyardError, did_you_mean
 from shipyard.schema import MISSING_TEXT, Column, Schema
@@ -63,6 +64,14 @@ def _reject_constant(token: str) -> float:
 def parse(body: bytes) -> Any:
     """The JSON value in ``body``, strictly: UTF-8, no NaN or Infinity tokens."""
     try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass  # the standard parser names the fault precisely; errors are rare, so no cost
+    return _parse_slowly(body)
+
+
+def _parse_slowly(body: bytes) -> Any:
+    try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         message = f"request body is not UTF-8: bad byte at offset {exc.start}"
@@ -100,19 +109,54 @@ def rows_of(payload: Any, max_rows: int) -> list:
     return payload
 
 
-def validate(rows: list, schema: Schema) -> Batch:
+def validate(rows: list, schema: Schema, optional: frozenset[str] = frozenset()) -> Batch:
     """Check every row against ``schema`` and return the typed columns.
 
+    ``optional`` names keys a row may carry besides the schema's columns (the
+    entity's identifier, which alerts report); they are not model inputs.
     Raises :class:`InputError` (422) naming the rows, columns and values at fault;
     nothing is returned unless every row is valid.
     """
+    return to_batch([checked(rows, schema, optional)], schema)
+
+
+@dataclass(frozen=True)
+class Checked:
+    """Valid rows as one Python list per schema column: what a request holds until
+    its batch is built, so that arrays are made once per batch, not per request."""
+
+    values: dict[str, list]
+    n_rows: int
+
+
+def checked(rows: list, schema: Schema, optional: frozenset[str] = frozenset()) -> Checked:
+    """Like :func:`validate`, but the columns stay lists (see :class:`Checked`)."""
     _check_objects(rows)
-    _check_keys(rows, schema)
+    _check_keys(rows, schema, optional)
     problems = _Problems()
-    columns = {col.name: _column(col, position, rows, problems)
-               for position, col in enumerate(schema.columns)}
+    values = {col.name: _column(col, position, rows, problems)
+              for position, col in enumerate(schema.columns)}
     problems.raise_if_any()
-    return Batch(columns, len(rows))
+    return Checked(values, len(rows))
+
+
+def to_batch(parts: list[Checked], schema: Schema) -> Batch:
+    """One :class:`Batch` of the rows of ``parts``, in order."""
+    columns = {}
+    for col in schema.columns:
+        if len(parts) == 1:
+            values = parts[0].values[col.name]
+        else:
+            values = []
+            for part in parts:
+                values.extend(part.values[col.name])
+        if col.kind == "datetime":
+            columns[col.name] = np.array(values, dtype="datetime64[ns]")
+        elif col.numeric:
+            columns[col.name] = np.array(values, dtype=np.float64)
+        else:
+            columns[col.name] = np.array(values, dtype=object)
+    return Batch(columns, sum(part.n_rows for part in parts))
 
 
 def _check_objects(rows: list) -> None:
@@ -127,24 +171,27 @@ def _check_objects(rows: list) -> None:
     raise InputError(422, headline, problems)
 
 
-def _check_keys(rows: list[dict], schema: Schema) -> None:
+def _check_keys(rows: list[dict], schema: Schema, optional: frozenset[str]) -> None:
     expected = frozenset(schema.names)
+    optional = optional - expected
     problems = []
     n_bad = 0
     for i, row in enumerate(rows):
         if row.keys() == expected:  # the common case: one set comparison per row
             continue
+        if optional and row.keys() - optional == expected:
+            continue
         n_bad += 1
         if len(problems) < MAX_PROBLEMS:
-            problems.append(_key_problem(i, row, schema))
+            problems.append(_key_problem(i, row, schema, optional))
     if n_bad:
         first = problems[0]["message"]
         headline = first if n_bad == 1 else f"{n_bad} rows have wrong columns; first: {first}"
         raise InputError(422, headline, problems)
 
 
-def _key_problem(i: int, row: dict, schema: Schema) -> dict[str, Any]:
-    known = set(schema.names)
+def _key_problem(i: int, row: dict, schema: Schema, optional: frozenset[str]) -> dict[str, Any]:
+    known = set(schema.names) | optional
     missing = [name for name in schema.names if name not in row]
     unknown = [key for key in row if key not in known]
     parts = []
@@ -192,7 +239,7 @@ def _value_problem(row: int, col: Column, value: Any) -> dict[str, Any]:
     return problem
 
 
-def _column(col: Column, position: int, rows: list[dict], problems: _Problems) -> np.ndarray:
+def _column(col: Column, position: int, rows: list[dict], problems: _Problems) -> list:
     values = [row[col.name] for row in rows]
     if col.kind == "datetime":
         return _dates(values, col, position, problems)
@@ -203,9 +250,9 @@ def _column(col: Column, position: int, rows: list[dict], problems: _Problems) -
                 out[i] = v
             elif v is not None:
                 problems.add(i, position, col, v)
-        return np.asarray(out, dtype=object)
+        return out
     to_float = _TO_FLOAT[col.kind]
-    numbers = np.full(len(values), np.nan)
+    numbers = [math.nan] * len(values)
     for i, v in enumerate(values):
         if v is None:
             continue
@@ -217,9 +264,9 @@ def _column(col: Column, position: int, rows: list[dict], problems: _Problems) -
     return numbers
 
 
-def _dates(values: list, col: Column, position: int, problems: _Problems) -> np.ndarray:
+def _dates(values: list, col: Column, position: int, problems: _Problems) -> list:
     """datetime64 values (NaT for null), as training's model frame has them."""
-    out = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[ns]")
+    out = [np.datetime64("NaT", "ns")] * len(values)
     for i, v in enumerate(values):
         if v is None:
             continue

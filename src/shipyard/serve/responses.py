@@ -6,10 +6,10 @@ Error: ``{"error": "<one line>", "details": [{"message": ..., ...}, ...]}``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
 from starlette.responses import Response
 
 from shipyard.card import ModelCard
@@ -23,15 +23,12 @@ def model_info(card: ModelCard) -> dict[str, Any]:
 
 def encode(card: ModelCard, items: list[dict[str, Any]]) -> bytes:
     """The body of a successful ``/predict`` answer."""
-    try:
-        return dumps({"model": model_info(card), "predictions": items})
-    except ValueError as exc:  # NaN or infinity in the model's output
-        raise RuntimeError(f"the model returned a value JSON cannot hold: {exc}") from exc
+    # Scores were checked finite before (engine.finite): orjson would write NaN as null.
+    return dumps({"model": model_info(card), "predictions": items})
 
 
 def dumps(data: Any) -> bytes:
-    # allow_nan=False: NaN and Infinity are not JSON, and clients must be able to parse us.
-    return json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+    return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
 
 
 def json_response(data: Any, status: int = 200,

@@ -18,7 +18,6 @@ from shipyard.spec.models import (
     Project,
     QualityGate,
     Range,
-    Serve,
     Source,
     Split,
     Tracking,
@@ -37,8 +36,10 @@ from shipyard.spec.options import (
     Smooth,
     Threshold,
 )
+from shipyard.spec.serving import Batching, Serve
 
-__all__ = ["Encode", "Evaluate", "Features", "Gates", "Imbalance", "Impute", "Label", "Model",
+__all__ = ["Batching", "Encode", "Evaluate", "Features", "Gates", "Imbalance", "Impute", "Label",
+           "Model",
            "Outliers", "Prepare", "Project", "QualityGate", "Range", "Select", "Series", "Serve",
            "Smooth", "Source", "Split", "Threshold", "Tracking", "Tuning", "load", "parse"]
 

@@ -10,9 +10,9 @@ from pydantic import Field, PrivateAttr, model_validator
 
 from shipyard.spec.base import Strict
 from shipyard.spec.options import Evaluate, Label, Prepare
+from shipyard.spec.serving import Serve
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)]
-Port = Annotated[int, Field(ge=1, le=65535)]
 Choice = str | int | float | bool | None
 
 
@@ -116,12 +116,6 @@ class Tuning(Strict):
     # Boosting models stop adding trees after this many rounds without improvement on a
     # fold's validation rows; the refit runs the iterations the folds kept. None: off.
     early_stopping: Annotated[int, Field(ge=1)] | None = 50
-
-
-class Serve(Strict):
-    host: str = "127.0.0.1"
-    port: Port = 8000
-    max_rows: Annotated[int, Field(ge=1)] = 10_000
 
 
 class Tracking(Strict):

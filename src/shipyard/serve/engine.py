@@ -1,0 +1,94 @@
+"""The model as the server runs it: the ONNX fast path when the registry holds a
+verified one, else the Python pipeline, and why."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+
+from shipyard.card import LoadedModel, ModelCard
+from shipyard.serve import predict
+from shipyard.serve.inputs import Batch
+
+log = logging.getLogger("shipyard.serve")
+
+ONNX, PYTHON = "onnx", "python"
+
+
+@dataclass(frozen=True)
+class Engine:
+    """One loaded model version and the scorer that answers for it."""
+
+    model: LoadedModel
+    score: Callable[[Batch], predict.Scores]
+    path: str  # ONNX or PYTHON
+    note: str  # why the Python pipeline serves, when it does
+
+    @property
+    def card(self) -> ModelCard:
+        return self.model.card
+
+    def describe(self) -> dict:
+        return {"path": self.path, **({"note": self.note} if self.note else {})}
+
+
+def engine_for(model: LoadedModel, fast: bool = True) -> Engine:
+    """An engine for ``model``. An ONNX engine is checked on a probe row first and
+    replaced by the Python pipeline if it fails. (The pipeline itself is not
+    probed: steps such as per-entity series features rightly refuse a row with
+    no entity, and the pipeline is the one that was evaluated.)"""
+    engine = _choose(model, fast)
+    if engine.path == ONNX:
+        try:
+            check(engine)
+        except Exception as exc:
+            note = f"the ONNX model failed its check at load ({exc}); serving the pipeline"
+            log.warning("version %s: %s", model.card.version, note)
+            engine = _python(model, note)
+    if engine.path == PYTHON:
+        log.info("version %s serves the Python pipeline: %s", model.card.version, engine.note)
+    return engine
+
+
+def _choose(model: LoadedModel, fast: bool) -> Engine:
+    if not fast:
+        return _python(model, "the fast path is off (serve.fast_path: false)")
+    if model.onnx is None:
+        return _python(model, model.fast_note or "no ONNX form was registered")
+    from shipyard.serve.fast import FastModel, NotCompilable
+
+    try:
+        scorer = FastModel(model.onnx, model.card)
+    except NotCompilable as exc:
+        return _python(model, f"the registered ONNX model does not load: {exc}")
+    return Engine(model, scorer.scores, ONNX, "")
+
+
+def _python(model: LoadedModel, note: str) -> Engine:
+    return Engine(model, partial(predict.predict, model), PYTHON, note)
+
+
+def check(engine: Engine) -> None:
+    """Score one all-missing row (every pipeline imputes) and check the shape and
+    that every number is finite."""
+    columns = {}
+    for col in engine.card.schema.columns:
+        if col.kind == "datetime":
+            columns[col.name] = np.array(["NaT"], dtype="datetime64[ns]")
+        elif col.numeric:
+            columns[col.name] = np.array([np.nan])
+        else:
+            columns[col.name] = np.array([""], dtype=object)
+    scores = engine.score(Batch(columns, 1))
+    finite(scores)
+
+
+def finite(scores: predict.Scores) -> None:
+    """Refuse scores JSON cannot carry: NaN or infinity from a broken model."""
+    out = scores.proba if scores.proba is not None else scores.values
+    if not np.isfinite(out).all():
+        raise RuntimeError("the model returned NaN or infinity")

@@ -1,0 +1,88 @@
+"""MLflow's scoring-server request formats, so MLflow clients can call
+``POST /invocations`` on Shipyard unchanged.
+
+Accepted bodies (``params`` is allowed and ignored):
+``{"dataframe_split": {"columns": [...], "data": [[...], ...]}}``,
+``{"dataframe_records": [{...}, ...]}``, ``{"instances": [...]}`` and
+``{"inputs": ...}``, where instances and inputs are records, lists of values in
+the model's column order, or (inputs only) one list per column.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shipyard.schema import Schema
+from shipyard.serve.inputs import InputError, rows_of
+
+KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+
+
+def mlflow_rows(payload: Any, schema: Schema, max_rows: int) -> list:
+    """The rows of an MLflow-format body, as objects for ``inputs.validate``."""
+    if not isinstance(payload, dict):
+        raise InputError(422, f"an MLflow request body is a JSON object with one of the keys "
+                              f"{', '.join(KEYS)}")
+    found = [key for key in KEYS if key in payload]
+    unknown = sorted(set(payload) - set(KEYS) - {"params"})
+    if len(found) != 1 or unknown:
+        what = (f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}"
+                if unknown else f"{len(found)} of them")
+        raise InputError(422, f"an MLflow request body needs exactly one of {', '.join(KEYS)}; "
+                              f"got {what}")
+    key = found[0]
+    value = payload[key]
+    if key == "dataframe_split":
+        rows = _split(value)
+    elif key == "inputs" and isinstance(value, dict):
+        rows = _columnar(value)
+    else:
+        if not isinstance(value, list):
+            raise InputError(422, f"'{key}' must be a list of rows, got {_kind(value)}")
+        rows = [_positional(row, schema, i) if isinstance(row, list) else row
+                for i, row in enumerate(value)]
+    return rows_of(rows, max_rows)
+
+
+def _split(value: Any) -> list:
+    if not isinstance(value, dict) or not isinstance(value.get("columns"), list) \
+            or not isinstance(value.get("data"), list):
+        raise InputError(422, "'dataframe_split' must be an object with 'columns' (a list of "
+                              "names) and 'data' (a list of rows)")
+    columns = value["columns"]
+    names = all(isinstance(c, str) for c in columns)
+    if not names or len(set(columns)) != len(columns):
+        what = "must not repeat" if names else "must be strings"
+        raise InputError(422, f"dataframe_split.columns {what}: send the column names")
+    rows = []
+    for i, row in enumerate(value["data"]):
+        if not isinstance(row, list) or len(row) != len(columns):
+            raise InputError(422, f"dataframe_split.data[{i}] must be a list of "
+                                  f"{len(columns)} values, one per column")
+        rows.append(dict(zip(columns, row, strict=True)))
+    return rows
+
+
+def _columnar(value: dict) -> list:
+    lengths = {name: len(v) if isinstance(v, list) else None for name, v in value.items()}
+    bad = [name for name, n in lengths.items() if n is None]
+    if bad:
+        raise InputError(422, f"'inputs' as an object needs a list of values per column; "
+                              f"'{bad[0]}' is not a list")
+    if len(set(lengths.values())) > 1:
+        raise InputError(422, "'inputs' columns have different lengths: "
+                              + ", ".join(f"{k}={n}" for k, n in lengths.items()))
+    n = next(iter(lengths.values()), 0)
+    return [{name: value[name][i] for name in value} for i in range(n)]
+
+
+def _positional(row: list, schema: Schema, i: int) -> dict:
+    if len(row) != len(schema.columns):
+        order = ", ".join(schema.names)
+        raise InputError(422, f"row {i} is a list of {len(row)} values; a positional row "
+                              f"needs {len(schema.columns)}, in the order {order}")
+    return dict(zip(schema.names, row, strict=True))
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", str: "a string", type(None): "null"}.get(type(value), "a value")

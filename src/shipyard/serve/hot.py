@@ -1,0 +1,144 @@
+"""The prediction routes as a bare ASGI handler: this is where the time goes.
+
+Per request: check the key and the content type, read the body, decode it
+(orjson), validate it into typed columns, queue it for the batcher, encode the
+answer. Anything else is passed to the Starlette app behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import orjson
+
+from shipyard.serve import formats, inputs, predict, responses
+from shipyard.serve.batching import Overloaded
+from shipyard.serve.inputs import InputError
+
+log = logging.getLogger("shipyard.serve")
+
+ROUTES = {"/predict": "predict", "/invocations": "invocations"}
+THREAD_BYTES = 64 * 1024  # bodies above this are decoded off the event loop
+_JSON_HEADERS = [(b"content-type", b"application/json")]
+
+
+class HotPath:
+    """ASGI app: ``POST /predict`` and ``POST /invocations`` here, all else to ``rest``."""
+
+    def __init__(self, state, rest):
+        self.state = state
+        self.rest = rest
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            route = ROUTES.get(scope["path"])
+            if route is not None:
+                await self.predict(route, scope, receive, send)
+                return
+        await self.rest(scope, receive, send)
+
+    async def predict(self, route: str, scope, receive, send) -> None:
+        started = time.perf_counter()
+        state = self.state
+        engine = state.engine  # this request finishes on this version, whatever happens
+        headers = _JSON_HEADERS
+        rows = items = None
+        try:
+            _check_headers(state, scope["headers"])
+            body = await _read_body(receive, state.settings.max_body_bytes, scope["headers"])
+            if len(body) > THREAD_BYTES:
+                rows, batch = await asyncio.to_thread(_decode, state, engine, route, body)
+            else:
+                rows, batch = _decode(state, engine, route, body)
+            scores = await state.batcher.score(engine, batch)
+            items = predict.items(engine.card, scores)
+            content = _encode(engine.card, route, items)
+            status = 200
+        except InputError as exc:
+            status = exc.status
+            content = responses.dumps({"error": exc.headline, "details": exc.problems})
+            if status == 401:
+                headers = [*_JSON_HEADERS, (b"www-authenticate", b"Bearer")]
+        except Overloaded as exc:
+            status = 503
+            state.metrics.shed.inc()
+            content = responses.dumps({"error": str(exc), "details": []})
+            headers = [*_JSON_HEADERS, (b"retry-after", str(exc.retry_after).encode())]
+        except Exception:
+            log.exception("prediction failed (model %s version %s)",
+                          engine.card.name, engine.card.version)
+            status = 500
+            content = responses.dumps({"error": "internal error: the model failed on this "
+                                                "request; the server log has details",
+                                       "details": []})
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [*headers, (b"content-length", str(len(content)).encode())]})
+        await send({"type": "http.response.body", "body": content})
+        state.metrics.answered(route, status, time.perf_counter() - started)
+        if items is not None and state.alerts is not None:
+            state.alerts.submit(rows, items)
+
+
+def _decode(state, engine, route: str, body: bytes):
+    payload = inputs.parse(body)
+    max_rows = state.settings.max_rows
+    if route == "invocations":
+        rows = formats.mlflow_rows(payload, engine.card.schema, max_rows)
+    else:
+        rows = inputs.rows_of(payload, max_rows)
+    return rows, inputs.checked(rows, engine.card.schema, state.optional)
+
+
+def _encode(card, route: str, items: list[dict]) -> bytes:
+    if route == "invocations":  # MLflow's answer shape: one prediction per row
+        return orjson.dumps({"predictions": [item["prediction"] for item in items]})
+    return responses.encode(card, items)
+
+
+def _check_headers(state, headers) -> None:
+    if state.keys is not None:
+        denial = state.keys.check(headers, admin=False)
+        if denial is not None:
+            raise InputError(*denial)
+    for name, value in headers:
+        if name == b"content-type":
+            _check_content_type(value.decode("latin-1"))
+            return
+    raise InputError(415, "missing Content-Type: send the body as application/json")
+
+
+def _check_content_type(header: str) -> None:
+    if header == "application/json":  # the common case, without splitting
+        return
+    media, *params = (part.strip().lower() for part in header.split(";"))
+    if media != responses.JSON:
+        raise InputError(415, f"unsupported Content-Type {header!r}: send application/json")
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip() == "charset" and value.strip().strip('"') not in ("utf-8", "utf8"):
+            raise InputError(415, f"unsupported charset in {header!r}: JSON must be utf-8")
+
+
+async def _read_body(receive, limit: int, headers) -> bytes:
+    """The request body, refused with 413 as soon as it is known to be over ``limit``:
+    from Content-Length before reading, else from the bytes actually received."""
+    for name, value in headers:
+        if name == b"content-length" and value.isdigit() and int(value) > limit:
+            raise InputError(413, f"request body too large: {int(value)} bytes, at most {limit}")
+    chunks = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise InputError(400, "the client disconnected before sending the whole body")
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > limit:
+                raise InputError(413, f"request body too large: over {limit} bytes")
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)

@@ -1,0 +1,59 @@
+"""Serving a project: one process, or several worker processes behind one port.
+
+Workers are uvicorn's: a supervisor binds the socket, starts ``workers``
+processes that each load the champion themselves, and replaces any that dies.
+The project file's path reaches them through the environment, and so does the
+folder where Prometheus' client keeps every worker's counters.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import uvicorn
+
+PROJECT_ENV = "SHIPYARD_SERVE_PROJECT"
+METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def app_for(project, model=None):
+    """The app serving ``project``'s champion (``model`` if already loaded), following
+    the registry's alias, with the project's keys and alert rules."""
+    from shipyard import registry
+    from shipyard.serve import extras
+    from shipyard.serve.app import create_app
+    from shipyard.serve.reload import RegistrySource
+    from shipyard.workspace import Workspace
+
+    workspace = Workspace.of(project)
+    model = model or registry.load(workspace, project.name)
+    keys, alerts, routes = extras.build(project, workspace, model)
+    return create_app(model, settings=project.serve,
+                      source=RegistrySource(workspace, project.name),
+                      keys=keys, alerts=alerts, extra_routes=routes)
+
+
+def app_from_environment():
+    """uvicorn's factory in each worker process."""
+    from shipyard import spec
+
+    return app_for(spec.load(os.environ[PROJECT_ENV]))
+
+
+def run(project_file: Path, host: str, port: int, workers: int) -> None:
+    """Serve until interrupted (blocking)."""
+    os.environ[PROJECT_ENV] = str(Path(project_file).resolve())
+    metrics_dir = None
+    if workers > 1 and not os.environ.get(METRICS_ENV):
+        metrics_dir = tempfile.mkdtemp(prefix="shipyard-metrics-")
+        os.environ[METRICS_ENV] = metrics_dir
+    try:
+        uvicorn.run("shipyard.serve.worker:app_from_environment", factory=True, host=host,
+                    port=port, workers=workers, loop="uvloop", http="httptools",
+                    access_log=False, log_level="warning", timeout_graceful_shutdown=10)
+    finally:
+        if metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
