@@ -69,3 +69,33 @@ def test_input_error_renders_like_other_shipyard_errors():
         parse(b'{"a": }')
     assert str(caught.value).splitlines() == [
         "malformed JSON at line 1, column 7: Expecting value", "  Expecting value"]
+
+
+def test_many_rows_checked_at_once_equal_the_value_by_value_check():
+    rows = raw_rows(40, seed=7)
+    rows[3]["age"] = 41.0  # an integral float is an integer
+    rows[5]["income"] = 12  # an int is a number
+    many = validate(rows, SCHEMA)
+    one_by_one = [validate([row], SCHEMA) for row in rows]
+    for name, column in many.columns.items():
+        expected = np.concatenate([b.columns[name] for b in one_by_one])
+        if column.dtype == object:
+            assert column.tolist() == expected.tolist(), name
+        else:
+            np.testing.assert_array_equal(column, expected, err_msg=name)
+
+
+@pytest.mark.parametrize(("column", "value", "message"), [
+    ("age", 2.5, "column 'age': expected an integer or null, got 2.5"),
+    ("income", True, "column 'income': expected a number or null, got true"),
+    ("income", 10**400, "got an integer too large for float64"),
+    ("member", 1, "column 'member': expected true, false or null, got 1"),
+    ("city", 3, "column 'city': expected a string or null, got 3"),
+])
+def test_a_bad_value_among_many_rows_is_named_like_in_one_row(column, value, message):
+    rows = raw_rows(30, seed=8)
+    rows[17][column] = value
+    with pytest.raises(InputError) as caught:
+        validate(rows, SCHEMA)
+    assert caught.value.status == 422
+    assert caught.value.headline == f"row 17, {message}" or message in caught.value.headline

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 
 import pytest
 from mlflow import MlflowClient
@@ -19,6 +20,7 @@ from shipyard.workspace import Workspace
 from tests.test_lifecycle import _project
 
 from .load import Wrk, get_json, rss_bytes, tree, wait_until, workers
+from .test_routes import _sample
 
 SERVE = """
 serve:
@@ -79,6 +81,11 @@ def test_soak_at_2000_requests_per_second_without_errors_or_growing_memory(serve
     assert result.failed == 0, result
     assert result.requests > 30_000, result  # it really was a sustained load
     assert late < warm * 1.10, f"memory grew from {warm / 2**20:.0f} to {late / 2**20:.0f} MiB"
+    time.sleep(1.5)  # each worker publishes its numbers every second
+    with urllib.request.urlopen(f"{url}/metrics", timeout=5) as answer:
+        text = answer.read().decode()
+    counted = _sample(text, "shipyard_requests_total", route="predict", status="200")
+    assert counted >= result.requests  # both workers' requests, summed
 
 
 def test_a_new_champion_is_served_without_a_failed_request(server, project):

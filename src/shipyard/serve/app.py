@@ -52,7 +52,7 @@ class State:
         old = self.engine
         self.engine = engine
         self.optional = _optional(engine)
-        self.metrics.version.set(_number(engine.card.version))
+        self.metrics.set_version(engine.card.version)
         self.history.append(_served(engine))
         if self.alerts is not None:  # alerts name the version that raised them
             self.alerts.card = engine.card
@@ -78,7 +78,7 @@ def create_app(model: LoadedModel, *, settings: Serve | None = None,
     batcher = Batcher(settings.batching, on_batch=metrics.batch)
     state = State(engine, settings, batcher, metrics, keys=keys, alerts=alerts)
     state.optional = _optional(engine)
-    metrics.version.set(_number(engine.card.version))
+    metrics.set_version(engine.card.version)
     state.history.append(_served(engine))
     if source is not None and settings.reload_interval > 0:
         from shipyard.serve.reload import Watcher
@@ -110,13 +110,6 @@ def _optional(engine: Engine) -> frozenset[str]:
 
 def _served(engine: Engine) -> dict:
     return {"version": engine.card.version, "run_id": engine.card.run_id, **engine.describe()}
-
-
-def _number(version: str | None) -> float:
-    try:
-        return float(version)
-    except (TypeError, ValueError):
-        return 0.0
 
 
 class _lifespan:

@@ -63,7 +63,7 @@ class HotPath:
                 headers = [*_JSON_HEADERS, (b"www-authenticate", b"Bearer")]
         except Overloaded as exc:
             status = 503
-            state.metrics.shed.inc()
+            state.metrics.count("shed")
             content = responses.dumps({"error": str(exc), "details": []})
             headers = [*_JSON_HEADERS, (b"retry-after", str(exc.retry_after).encode())]
         except Exception:

@@ -1,72 +1,183 @@
-"""Prometheus metrics of one server: requests, latency, batches, shed load, the
-model version. With several worker processes, ``PROMETHEUS_MULTIPROC_DIR`` is
-set before the workers start and ``/metrics`` sums over all of them."""
+"""Prometheus metrics of a server: requests, latency, batches, shed load, reloads,
+the model version and the alert sink's counters.
+
+Counting is plain Python arithmetic on the hot path: prometheus_client's
+multi-process values write to a memory-mapped file on every update, which cost
+more than scoring a row here. With several workers, each one writes a snapshot
+of its numbers to a shared folder every second (and before answering
+``/metrics``), and ``/metrics`` sums the snapshots of every worker that ever ran,
+so counters never go backwards when a worker is replaced.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import threading
+import time
+from bisect import bisect_left
+from pathlib import Path
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-)
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 LATENCY = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
 ROWS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 16384)
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+SHARE_ENV = "SHIPYARD_METRICS_DIR"
+ALERT_COUNTERS = ("submitted", "dropped", "recorded", "delivered", "failed", "errors")
+
+_COUNTERS = {
+    "requests": ("HTTP requests answered", ["route", "status"]),
+    "rows_scored": ("Rows scored", []),
+    "shed": ("Requests refused with 503 (over queue or latency budget)", []),
+    "reload_failures": ("Champion versions that failed to load", []),
+}
+_HISTOGRAMS = {
+    "request_seconds": ("Time to answer a request", ["route"], LATENCY),
+    "batch_rows": ("Rows scored per model call", [], ROWS),
+    "batch_seconds": ("Time per model call", [], LATENCY),
+}
 
 
 class Metrics:
-    """The server's instruments, in a registry of their own (one per app)."""
+    """One worker's numbers; ``exposition()`` gives every worker's, summed."""
 
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry(auto_describe=True)
-        r = self.registry
-        self.requests = Counter("shipyard_requests", "HTTP requests answered",
-                                ["route", "status"], registry=r)
-        self.latency = Histogram("shipyard_request_seconds", "Time to answer a request",
-                                 ["route"], buckets=LATENCY, registry=r)
-        self.batch_rows = Histogram("shipyard_batch_rows", "Rows scored per model call",
-                                    buckets=ROWS, registry=r)
-        self.batch_seconds = Histogram("shipyard_batch_seconds", "Time per model call",
-                                       buckets=LATENCY, registry=r)
-        self.rows = Counter("shipyard_rows_scored", "Rows scored", registry=r)
-        self.shed = Counter("shipyard_shed", "Requests refused with 503 (over queue or budget)",
-                            registry=r)
-        self.version = Gauge("shipyard_model_version", "Version of the model being served",
-                             registry=r, multiprocess_mode="mostrecent")
-        self.reload_failures = Counter("shipyard_reload_failures",
-                                       "Champion versions that failed to load", registry=r)
-        self.alerts = Gauge("shipyard_alerts", "Alert sink counters of this process",
-                            ["counter"], registry=r, multiprocess_mode="livesum")
-        self._children: dict[tuple[str, int], tuple] = {}
+    def __init__(self, share: str | None = None) -> None:
+        self.counters: dict[str, dict[tuple, float]] = {name: {} for name in _COUNTERS}
+        # name -> labels -> [bucket counts..., +Inf count, sum]
+        self.histograms: dict[str, dict[tuple, list]] = {name: {} for name in _HISTOGRAMS}
+        self.version = 0.0
+        self.alerts = dict.fromkeys(ALERT_COUNTERS, 0)
+        self._lock = threading.Lock()  # the scoring thread counts batches too
+        share = share if share is not None else os.environ.get(SHARE_ENV)
+        self._share = Path(share) if share else None
+        if self._share is not None:
+            threading.Thread(target=self._publish_forever, name="shipyard-metrics",
+                             daemon=True).start()
 
+    # ------------------------------------------------------------------ counting
     def answered(self, route: str, status: int, seconds: float) -> None:
-        key = (route, status)
-        children = self._children.get(key)
-        if children is None:  # label lookups cost microseconds; keep the children
-            children = (self.requests.labels(route, str(status)), self.latency.labels(route))
-            self._children[key] = children
-        children[0].inc()
-        children[1].observe(seconds)
+        with self._lock:
+            requests = self.counters["requests"]
+            key = (route, str(status))
+            requests[key] = requests.get(key, 0) + 1
+            self._observe("request_seconds", (route,), seconds)
 
     def batch(self, rows: int, seconds: float) -> None:
-        self.batch_rows.observe(rows)
-        self.batch_seconds.observe(seconds)
-        self.rows.inc(rows)
+        with self._lock:
+            self._observe("batch_rows", (), rows)
+            self._observe("batch_seconds", (), seconds)
+            scored = self.counters["rows_scored"]
+            scored[()] = scored.get((), 0) + rows
+
+    def count(self, name: str) -> None:
+        """One more of a label-less counter: ``shed`` or ``reload_failures``."""
+        with self._lock:
+            counter = self.counters[name]
+            counter[()] = counter.get((), 0) + 1
+
+    def set_version(self, version: str | None) -> None:
+        try:
+            self.version = float(version)
+        except (TypeError, ValueError):
+            self.version = 0.0
 
     def alert_counters(self, sink) -> None:
-        for name in ("submitted", "dropped", "recorded", "delivered", "failed", "errors"):
-            self.alerts.labels(name).set(getattr(sink, name))
+        self.alerts = {name: getattr(sink, name) for name in ALERT_COUNTERS}
+
+    def _observe(self, name: str, labels: tuple, value: float) -> None:
+        series = self.histograms[name]
+        cells = series.get(labels)
+        if cells is None:
+            cells = series[labels] = [0] * (len(_HISTOGRAMS[name][2]) + 2)
+        cells[bisect_left(_HISTOGRAMS[name][2], value)] += 1
+        cells[-1] += value
+
+    # ------------------------------------------------------------------ exposing
+    def snapshot(self) -> dict:
+        with self._lock:
+            return {
+                "counters": {n: [[list(k), v] for k, v in s.items()]
+                             for n, s in self.counters.items()},
+                "histograms": {n: [[list(k), list(v)] for k, v in s.items()]
+                               for n, s in self.histograms.items()},
+                "version": self.version, "alerts": dict(self.alerts), "time": time.time(),
+            }
 
     def exposition(self) -> bytes:
-        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-            registry = CollectorRegistry()
-            MultiProcessCollector(registry)
-            return generate_latest(registry)
-        return generate_latest(self.registry)
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(_Collector(self._all_snapshots()))
+        return generate_latest(registry)
+
+    def _all_snapshots(self) -> list[dict]:
+        if self._share is None:
+            return [self.snapshot()]
+        self._publish()
+        found = []
+        for path in self._share.glob("*.json"):
+            try:
+                found.append(json.loads(path.read_text()))
+            except (OSError, ValueError):  # a worker is replacing its file right now
+                continue
+        return found or [self.snapshot()]
+
+    def _publish(self) -> None:
+        self._share.mkdir(parents=True, exist_ok=True)
+        mine = self._share / f"{os.getpid()}.json"
+        partial = mine.with_suffix(".tmp")
+        partial.write_text(json.dumps(self.snapshot()))
+        partial.replace(mine)  # atomic: a reader sees the old file or the new one
+
+    def _publish_forever(self) -> None:
+        while True:
+            time.sleep(1.0)
+            try:
+                self._publish()
+            except OSError:
+                continue
+
+
+class _Collector:
+    """Sums snapshots into Prometheus metric families."""
+
+    def __init__(self, snapshots: list[dict]):
+        self.snapshots = snapshots
+
+    def collect(self):
+        for name, (doc, labels) in _COUNTERS.items():
+            family = CounterMetricFamily(f"shipyard_{name}", doc, labels=labels)
+            for key, value in _summed(s["counters"].get(name, []) for s in self.snapshots):
+                family.add_metric(list(key), value)
+            yield family
+        for name, (doc, labels, bounds) in _HISTOGRAMS.items():
+            family = HistogramMetricFamily(f"shipyard_{name}", doc, labels=labels)
+            for key, cells in _summed(s["histograms"].get(name, []) for s in self.snapshots):
+                running, buckets = 0, []
+                for bound, count in zip([*map(str, bounds), "+Inf"], cells[:-1], strict=True):
+                    running += count
+                    buckets.append((bound, running))
+                family.add_metric(list(key), buckets, cells[-1])
+            yield family
+        newest = max(self.snapshots, key=lambda s: s["time"])
+        yield GaugeMetricFamily("shipyard_model_version", "Version of the model being served",
+                                value=newest["version"])
+        alerts = GaugeMetricFamily("shipyard_alerts", "Alert sink counters, all workers",
+                                   labels=["counter"])
+        for counter in ALERT_COUNTERS:
+            alerts.add_metric([counter], sum(s["alerts"].get(counter, 0) for s in self.snapshots))
+        yield alerts
+
+
+def _summed(per_snapshot) -> list[tuple[tuple, object]]:
+    total: dict[tuple, object] = {}
+    for pairs in per_snapshot:
+        for key, value in pairs:
+            key = tuple(key)
+            if isinstance(value, list):
+                have = total.get(key)
+                total[key] = value if have is None else [a + b for a, b in
+                                                         zip(have, value, strict=True)]
+            else:
+                total[key] = total.get(key, 0) + value
+    return sorted(total.items())

@@ -90,7 +90,7 @@ class Watcher:
             engine = engine_for(self.source.load(wanted), self.state.settings.fast_path)
         except Exception as exc:
             self._failed = wanted
-            self.state.metrics.reload_failures.inc()
+            self.state.metrics.count("reload_failures")
             return self._failure(wanted, str(exc).splitlines()[0] if str(exc) else repr(exc))
         self.state.swap(engine)
         self._failed = None

@@ -3,7 +3,7 @@
 Workers are uvicorn's: a supervisor binds the socket, starts ``workers``
 processes that each load the champion themselves, and replaces any that dies.
 The project file's path reaches them through the environment, and so does the
-folder where Prometheus' client keeps every worker's counters.
+folder where the workers share their metrics.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 import uvicorn
 
 PROJECT_ENV = "SHIPYARD_SERVE_PROJECT"
-METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+METRICS_ENV = "SHIPYARD_METRICS_DIR"  # where workers share their metrics
 
 
 def app_for(project, model=None):
