@@ -131,7 +131,7 @@ def test_table_shape():
     for task in TASKS:
         assert task in METRICS[DEFAULT_METRIC[task]].tasks
     lower = {name for name, m in METRICS.items() if not m.greater_is_better}
-    assert lower == {"rmse", "mae", "mape", "phm08", "log_loss"}
+    assert lower == {"rmse", "mae", "mape", "phm08", "log_loss", "flagged"}
 
 
 def test_predicted_labels_follow_a_threshold():

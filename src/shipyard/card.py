@@ -16,11 +16,13 @@ from shipyard.schema import Schema
 class ModelCard:
     name: str  # the registered model's name: the project's name
     task: str
-    target: str
+    target: str | None  # None: an anomaly detector trained without labels
     schema: Schema
     classes: tuple = ()  # predict_proba column order; empty for regression
-    positive_class: Any = None  # binary only: the class whose probability is reported
-    threshold: float | None = None  # binary only: positive when its probability >= this
+    positive_class: Any = None  # binary: the class whose probability is reported;
+    # anomaly: the target's value that marks an anomaly
+    threshold: float | None = None  # binary only: positive when its probability >= this;
+    # anomaly: a row is flagged when its anomaly score >= this
     entity: str | None = None
     estimator: str = ""  # the winning candidate, e.g. "lightgbm"
     metrics: dict[str, float] = field(default_factory=dict)  # holdout metrics

@@ -3,6 +3,9 @@
 A name maps to one estimator class per task, imported only when used, so the
 table costs nothing to load. Any scikit-learn-compatible estimator works too:
 write its dotted path (``mypackage.models.MyRegressor``) as the model name.
+
+Anomaly detectors (``task: anomaly``) are a role of their own: they fit on
+features only and score rows with ``score_samples``; only they fit that task.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shipyard.errors import did_you_mean
-from shipyard.metrics import REGRESSION
+from shipyard.metrics import ANOMALY, REGRESSION
 
 
 @dataclass(frozen=True)
@@ -25,8 +28,11 @@ class Entry:
     # Default search space, as the project file would write it ({low, high, log} or a
     # list of choices); keys "regressor"/"classifier" hold role-specific parts.
     space: dict[str, Any] = field(default_factory=dict)
+    detector: str | None = None  # the anomaly detector, for task: anomaly
 
     def path(self, task: str) -> str | None:
+        if task == ANOMALY:
+            return self.detector
         return self.regressor if task == REGRESSION else self.classifier
 
 
@@ -89,7 +95,16 @@ MODELS: dict[str, Entry] = {
     "knn": Entry("sklearn.neighbors.KNeighborsRegressor",
                  "sklearn.neighbors.KNeighborsClassifier", {"n_neighbors": 15},
                  {"n_neighbors": _log(3, 200), "weights": ["uniform", "distance"]}),
+    "isolation_forest": Entry(None, None, {"n_estimators": 200},
+                              {"n_estimators": _lin(50, 400), "max_samples": _lin(0.1, 1.0),
+                               "max_features": _lin(0.3, 1.0)},
+                              detector="sklearn.ensemble.IsolationForest"),
+    # novelty=True: fitted once, it scores new rows (the default only scores its own)
+    "local_outlier_factor": Entry(None, None, {"novelty": True, "n_neighbors": 20},
+                                  {"n_neighbors": _log(5, 200)},
+                                  detector="sklearn.neighbors.LocalOutlierFactor"),
 }
+DETECTORS = tuple(name for name, entry in MODELS.items() if entry.detector)
 
 
 def default_space(name: str, task: str) -> dict[str, Any]:
@@ -117,6 +132,12 @@ def estimator_class(name: str, task: str) -> type:
     """The estimator class that ``name`` means for ``task``."""
     if name in MODELS:
         path = MODELS[name].path(task)
+        if path is None and task == ANOMALY:
+            raise UnknownModel(f"'{name}' is not an anomaly detector; a task: anomaly uses "
+                               f"{' or '.join(DETECTORS)} (or the dotted path of one)")
+        if path is None and MODELS[name].detector:
+            raise UnknownModel(f"'{name}' is an anomaly detector; it needs task: anomaly, "
+                               f"this task is {task}")
         if path is None:
             raise UnknownModel(f"'{name}' has no {task} form; choose another model")
     elif is_dotted(name):
@@ -132,6 +153,9 @@ def estimator_class(name: str, task: str) -> type:
     if not (inspect.isclass(cls) and hasattr(cls, "fit") and hasattr(cls, "get_params")):
         raise UnknownModel(f"'{path}' is not a scikit-learn-compatible estimator class "
                            "(it needs fit and get_params)")
+    if task == ANOMALY and not hasattr(cls, "score_samples"):
+        raise UnknownModel(f"'{path}' is not an anomaly detector (it needs score_samples); "
+                           f"a task: anomaly uses {' or '.join(DETECTORS)}")
     return cls
 
 

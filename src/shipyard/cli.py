@@ -67,7 +67,8 @@ def validate(project: ProjectArg = DEFAULT_PROJECT,
         columns = check_source(loaded)
         out.print(f"[green]✓[/] {project}: the query returns {len(columns)} columns, "
                   "including every column the project names")
-    out.print(f"[green]✓[/] {project} is valid: {loaded.task} of '{loaded.target}', "
+    what = f"of '{loaded.target}'" if loaded.target is not None else "without labels"
+    out.print(f"[green]✓[/] {project} is valid: {loaded.task} {what}, "
               f"{len(loaded.models)} candidate model(s), metric {loaded.primary_metric}")
 
 

@@ -22,7 +22,7 @@ import pandas as pd
 from shipyard import data, evaluate, gates, prepare, profile, registry, report, train
 from shipyard.card import ModelCard
 from shipyard.data import Snapshot
-from shipyard.metrics import METRICS
+from shipyard.metrics import ANOMALY, BINARY, METRICS
 from shipyard.prepare import labels
 from shipyard.progress import Report, silent
 from shipyard.spec import Project
@@ -106,7 +106,7 @@ def _fast_form(project: Project, model, card: ModelCard,
 
 @dataclass(frozen=True)
 class _Gathered:
-    profile: profile.Profile
+    profile: profile.Profile | None  # None without a target (an unlabelled anomaly task)
     ds: prepare.Dataset  # every labelled row of the main query
     fit: prepare.Dataset  # what training sees
     held: prepare.Dataset  # what judges the final model
@@ -122,10 +122,14 @@ def _gather(project: Project, ws: Workspace, run, progress: Report) -> _Gathered
     if project.label:
         frame = labels.derive(frame, project.label, project.entity, project.time,
                               project.target)
-    progress("Profiling", 0, 1)
-    prof = profile.profile(frame, target=project.target, task=project.task,
-                           entity=project.entity, time=project.time, seed=project.seed)
-    progress("Profiling", 1, 1)
+    prof = None
+    if project.target is not None:  # the profile is of features against a target
+        progress("Profiling", 0, 1)
+        # labelled anomalies are profiled as the binary target they are
+        prof = profile.profile(frame, target=project.target,
+                               task=BINARY if project.task == ANOMALY else project.task,
+                               entity=project.entity, time=project.time, seed=project.seed)
+        progress("Profiling", 1, 1)
     ds = prepare.dataset(frame, project, leave_out=_not_features(prof))
     test_table = None
     if project.source.test_query:
@@ -149,10 +153,14 @@ def _evaluate(project: Project, got: _Gathered, result, progress: Report):
     fit, held = got.fit, got.held
     segments = None if held.segments is None else pd.Series(held.segments,
                                                             name=project.evaluate.segment)
-    ev = evaluate.evaluate(result.model, held.X, held.y, task=project.task,
-                           baseline=evaluate.baseline_for(project.task, fit.X, fit.y),
+    labelled = held.labelled
+    ev = evaluate.evaluate(result.model, held.X, held.y if labelled else None,
+                           task=project.task,
+                           baseline=evaluate.baseline_for(project.task, fit.X, fit.y)
+                           if labelled else None,
                            positive=got.ds.positive, threshold=result.threshold,
-                           segments=segments, importance=project.evaluate.importance,
+                           segments=segments if labelled else None,
+                           importance=project.evaluate.importance and labelled,
                            seed=project.seed, scored=held.scored)
     progress("Evaluating on the holdout", 1, 1)
     return ev
@@ -160,6 +168,8 @@ def _evaluate(project: Project, got: _Gathered, result, progress: Report):
 
 def _not_features(prof) -> dict[str, str]:
     """Columns the profile found unfit to be features, with the reason."""
+    if prof is None:
+        return {}
     reasons = {"identifier": "it looks like an identifier", "constant": "it is constant",
                "leakage": "it alone predicts the target almost perfectly (a leakage suspect)"}
     return {f.column: reasons[f.kind] for f in prof.findings
@@ -175,7 +185,7 @@ def _lineage(project: Project) -> dict[str, str]:
 
 
 def _log_results(run, project, result, ev, verdicts, n_fit: int, n_holdout: int) -> None:
-    run.log_params({"task": project.task, "target": project.target,
+    run.log_params({"task": project.task, "target": project.target or "(none)",
                     "split.strategy": project.split_strategy, "split.folds": project.split.folds,
                     "split.holdout": project.split.holdout, "rows.train": n_fit,
                     "rows.holdout": n_holdout, "model": result.best.name,
@@ -205,7 +215,10 @@ def _report(project, run_id, snap, prof, ds, result, ev, verdicts) -> str:
              f"holdout {metric.title}": f"{ev.metrics[metric.name]:.4g}",
              "gates": "passed" if gates.passed(verdicts) else "FAILED"}
     sections = [
-        _data_section(project, snap, ds), profile.section(prof),
+        _data_section(project, snap, ds),
+        profile.section(prof) if prof is not None else report.Section(
+            "Profile", "<p>The data has no target, so there is no profile of features "
+                       "against it.</p>"),
         training_section(result, project.task, project.split.folds, project.split_strategy),
         evaluate.section(ev, metric=metric.name,
                          cv={k: (result.best.mean(k), result.best.std(k))
@@ -213,7 +226,9 @@ def _report(project, run_id, snap, prof, ds, result, ev, verdicts) -> str:
         gates.section(verdicts),
     ]
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return report.render(f"{project.name}: {project.task} of '{project.target}'", sections,
+    what = (f"{project.task} of '{project.target}'" if project.target is not None
+            else "anomaly detection (no labels)")
+    return report.render(f"{project.name}: {what}", sections,
                          subtitle=f"Run {run_id[:12]}, {started}", facts=facts)
 
 
@@ -223,8 +238,9 @@ def _data_section(project: Project, snap: Snapshot, ds: prepare.Dataset) -> repo
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in ds.notes)
     body = (f"<p>Source <code>{html.escape(where)}</code>; snapshot "
             f"<code>{snap.digest}</code> ({snap.rows:,} rows).</p>"
-            f"<p>{len(ds):,} rows have a target; {ds.set_aside:,} without one were set aside. "
-            f"{len(ds.schema.columns)} feature columns.</p>"
+            + (f"<p>{len(ds):,} rows have a target; {ds.set_aside:,} without one were set "
+               "aside. " if ds.labelled else f"<p>{len(ds):,} rows, without labels. ")
+            + f"{len(ds.schema.columns)} feature columns.</p>"
             + (f"<ul>{notes}</ul>" if notes else "")
             + f"<details><summary>Query</summary><pre>{html.escape(src['query'])}</pre>"
               "</details>")

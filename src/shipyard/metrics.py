@@ -24,14 +24,19 @@ from sklearn import metrics as skm
 REGRESSION = "regression"
 BINARY = "binary"
 MULTICLASS = "multiclass"
-TASKS = (REGRESSION, BINARY, MULTICLASS)
+ANOMALY = "anomaly"
+TASKS = (REGRESSION, BINARY, MULTICLASS, ANOMALY)
 CLASSIFICATION = frozenset({BINARY, MULTICLASS})
 
 
 @dataclass(frozen=True)
 class Prediction:
     """What a model said about some rows: values (or labels) and, for classifiers,
-    the probability of each class in ``classes`` order."""
+    the probability of each class in ``classes`` order.
+
+    An anomaly detector's ``y_pred`` flags rows (True: an anomaly), ``score`` is its
+    anomaly score (higher: more anomalous) and ``y_true`` the labels as True/False,
+    or None when the data has no labels."""
 
     task: str
     y_true: np.ndarray
@@ -39,6 +44,7 @@ class Prediction:
     proba: np.ndarray | None = None
     classes: tuple = ()
     positive: object = None  # binary: the positive class; None means the last class
+    score: np.ndarray | None = None  # anomaly: the anomaly score of each row
 
     @property
     def positive_class(self):
@@ -46,6 +52,9 @@ class Prediction:
 
     @property
     def positive_proba(self) -> np.ndarray:
+        """The positive class's probability; an anomaly detector's score."""
+        if self.task == ANOMALY:
+            return self.score
         return self.proba[:, list(self.classes).index(self.positive_class)]
 
 
@@ -63,11 +72,11 @@ class Metric:
 
 
 def _average(p: Prediction) -> str:
-    return "binary" if p.task == BINARY else "macro"
+    return "binary" if p.task in (BINARY, ANOMALY) else "macro"
 
 
 def _pos_label(p: Prediction):
-    return p.positive_class if p.task == BINARY else 1
+    return p.positive_class if p.task in (BINARY, ANOMALY) else 1
 
 
 def _rmse(p):
@@ -93,13 +102,13 @@ def _phm08(p):
 
 
 def _roc_auc(p):
-    if p.task == BINARY:
+    if p.task in (BINARY, ANOMALY):
         return float(skm.roc_auc_score(p.y_true == p.positive_class, p.positive_proba))
     return float(skm.roc_auc_score(p.y_true, p.proba, multi_class="ovr", labels=list(p.classes)))
 
 
 def _pr_auc(p):
-    if p.task == BINARY:
+    if p.task in (BINARY, ANOMALY):
         return float(skm.average_precision_score(p.y_true == p.positive_class, p.positive_proba))
     onehot = np.asarray(p.y_true)[:, None] == np.asarray(p.classes)[None, :]
     return float(skm.average_precision_score(onehot, p.proba, average="macro"))
@@ -114,6 +123,7 @@ def _labelled(fn):
 
 _REG = frozenset({REGRESSION})
 _CLS = CLASSIFICATION
+_RANKED = CLASSIFICATION | {ANOMALY}  # metrics of labels against scores or flags
 
 METRICS: dict[str, Metric] = {m.name: m for m in [
     Metric("rmse", _REG, False, _rmse, "RMSE"),
@@ -124,16 +134,20 @@ METRICS: dict[str, Metric] = {m.name: m for m in [
     Metric("phm08", _REG, False, _phm08, "PHM08 score (RUL)"),
     Metric("accuracy", _CLS, True,
            lambda p: float(skm.accuracy_score(p.y_true, p.y_pred)), "accuracy"),
-    Metric("precision", _CLS, True, _labelled(skm.precision_score), "precision"),
-    Metric("recall", _CLS, True, _labelled(skm.recall_score), "recall"),
-    Metric("f1", _CLS, True, _labelled(skm.f1_score), "F1"),
-    Metric("roc_auc", _CLS, True, _roc_auc, "ROC-AUC"),
-    Metric("pr_auc", _CLS, True, _pr_auc, "PR-AUC"),
+    Metric("precision", _RANKED, True, _labelled(skm.precision_score), "precision"),
+    Metric("recall", _RANKED, True, _labelled(skm.recall_score), "recall"),
+    Metric("f1", _RANKED, True, _labelled(skm.f1_score), "F1"),
+    Metric("roc_auc", _RANKED, True, _roc_auc, "ROC-AUC"),
+    Metric("pr_auc", _RANKED, True, _pr_auc, "PR-AUC"),
+    # the only anomaly metric that needs no labels
+    Metric("flagged", frozenset({ANOMALY}), False,
+           lambda p: float(np.mean(p.y_pred)), "share flagged"),
     Metric("log_loss", _CLS, False,
            lambda p: float(skm.log_loss(p.y_true, p.proba, labels=list(p.classes))), "log loss"),
 ]}
 
-DEFAULT_METRIC = {REGRESSION: "rmse", BINARY: "roc_auc", MULTICLASS: "f1"}
+DEFAULT_METRIC = {REGRESSION: "rmse", BINARY: "roc_auc", MULTICLASS: "f1", ANOMALY: "pr_auc"}
+UNLABELLED_METRICS = ("flagged",)  # what an anomaly task without labels can measure
 
 
 def for_task(task: str) -> list[Metric]:
@@ -141,8 +155,23 @@ def for_task(task: str) -> list[Metric]:
 
 
 def score_all(p: Prediction) -> dict[str, float]:
-    """Every metric that fits the prediction's task, by name."""
-    return {m.name: m.compute(p) for m in for_task(p.task)}
+    """Every metric that fits the prediction's task, by name (without labels,
+    only those that need none)."""
+    return {m.name: m.compute(p) for m in for_task(p.task)
+            if p.y_true is not None or m.name in UNLABELLED_METRICS}
+
+
+def anomaly_scores(model, X) -> np.ndarray:
+    """An anomaly detector's score per row, higher for more anomalous rows: minus
+    scikit-learn's ``score_samples`` (which is higher for normal rows)."""
+    return -np.asarray(model.score_samples(X), dtype=np.float64).reshape(-1)
+
+
+def own_threshold(model) -> float:
+    """The score from which a fitted detector (or a pipeline ending in one) flags a
+    row by its own rule (``predict`` is -1 where ``score_samples < offset_``)."""
+    detector = model.steps[-1][1] if hasattr(model, "steps") else model
+    return -float(detector.offset_)
 
 
 def predicted(model, X, y, task: str, positive=None, threshold: float | None = None
@@ -151,7 +180,15 @@ def predicted(model, X, y, task: str, positive=None, threshold: float | None = N
 
     A classifier's label is its most probable class; for a binary task with a
     ``threshold``, it is the positive class wherever that class's probability
-    is at least ``threshold``, and the other class elsewhere."""
+    is at least ``threshold``, and the other class elsewhere. An anomaly detector
+    flags the rows whose anomaly score is at least ``threshold``, or by its own rule
+    without one; ``y`` (True for an anomaly) may be None when there are no labels."""
+    if task == ANOMALY:
+        score = anomaly_scores(model, X)
+        # without a threshold, the detector's own rule: predict says -1 for an outlier
+        flags = np.asarray(model.predict(X)) == -1 if threshold is None else score >= threshold
+        labels = None if y is None else np.asarray(y, dtype=bool)
+        return Prediction(task, labels, flags, None, (False, True), True, score)
     y_true = np.asarray(y)
     if task not in CLASSIFICATION:
         return Prediction(task, y_true, np.asarray(model.predict(X), dtype=float))

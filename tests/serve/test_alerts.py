@@ -90,6 +90,18 @@ def test_binary_and_multiclass_fields():
     assert multi.match([row()] * 3, items) == [(0, "top"), (1, "low")]
 
 
+def test_anomaly_fields_are_the_flag_and_the_score():
+    card = ModelCard(name="engines", task="anomaly", target="failed", schema=SCHEMA)
+    rules = Rules.compile([alert("flagged", "prediction == 1"), alert("odd", "score > 0.6")],
+                          card)
+    items = [{"prediction": True, "score": 0.7}, {"prediction": False, "score": 0.2}]
+    assert rules.match([row()] * 2, items) == [(0, "flagged"), (0, "odd")]
+    with pytest.raises(AlertConfigError, match="'score' is an anomaly detector's"):
+        Rules.compile([alert("odd", "score > 0.6")], REGRESSION)
+    with pytest.raises(AlertConfigError, match="an anomaly flag is true or false"):
+        Rules.compile([alert("odd", "prediction == 'yes'")], card)
+
+
 @pytest.mark.parametrize("card, when, message", [
     (REGRESSION, "egt_margn < 5",
      "alert 'bad' ('egt_margn < 5'): unknown field 'egt_margn' (did you mean 'egt_margin'?); "

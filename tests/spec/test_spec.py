@@ -69,7 +69,7 @@ BAD = [
     (_edit("target: rul", "target: rul\ntargett: x"), 6,
      "targett: unknown key (did you mean 'target'?)"),
     (_edit("task: regression", "task: regresion"), 6,
-     "task: expected one of regression, binary, multiclass, got 'regresion' "
+     "task: expected one of regression, binary, multiclass, anomaly, got 'regresion' "
      "(did you mean 'regression'?)"),
     (_edit("params: {n_estimators: 50}", "params: {max_depth: deep}"), 11,
      "models[1].params.max_depth: expected an int in the range [1, inf) or None, got 'deep'"),
@@ -105,7 +105,7 @@ BAD = [
      "source: give exactly one of 'url' (a database) or 'files'"),
     (_edit("url: duckdb:///data/fleet.duckdb", "url: fleet.duckdb"), 3,
      "source.url: expected a URL"),
-    (_edit("target: rul\n", ""), 1, "target: required key is missing"),
+    (_edit("target: rul\n", ""), 1, "target: a regression task learns a target"),
     (_edit("models:\n", "models: 3\nx:\n"), 8, "models: expected a list, got 3"),
     (_edit("entity: engine_id", "entity: engine_id\nentity: x"), 8, "entity: key appears twice"),
     (_edit("entity: engine_id", "positive_class: 1"), 7,

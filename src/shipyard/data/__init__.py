@@ -57,7 +57,8 @@ def check_source(project: Project) -> list[str]:
 def required_columns(project: Project, test: bool = False) -> dict[str, str]:
     """Columns the project file names, each with the key that names it. A derived
     target (``label``) is made later, so the main query need not return it."""
-    named = {} if project.label and not test else {project.target: "target"}
+    named = {} if (project.label and not test) or project.target is None else \
+        {project.target: "target"}
     if project.label and project.label.event:
         named.setdefault(project.label.event, "label.event")
     if project.evaluate.segment:

@@ -12,7 +12,15 @@ from shipyard.errors import DataError
 from shipyard.evaluate import curves
 from shipyard.evaluate.importance import permutation
 from shipyard.evaluate.segments import by_segment
-from shipyard.metrics import BINARY, CLASSIFICATION, TASKS, Prediction, predicted, score_all
+from shipyard.metrics import (
+    ANOMALY,
+    BINARY,
+    CLASSIFICATION,
+    TASKS,
+    Prediction,
+    predicted,
+    score_all,
+)
 
 
 @dataclass(frozen=True)
@@ -25,7 +33,8 @@ class Evaluation:
     baseline_metrics: dict[str, float]
     prediction: Prediction
     n_rows: int
-    # binary: the positive class is predicted where its probability is >= this
+    # binary: the positive class is predicted where its probability is >= this;
+    # anomaly: a row is flagged where its anomaly score is >= this
     threshold: float | None = None
     # binary: threshold, precision, recall, f1, predicted positive (see curves.thresholds)
     thresholds: pd.DataFrame | None = None
@@ -42,10 +51,29 @@ def _check_task(task: str) -> None:
         raise ValueError(f"The 'task' parameter must be one of {TASKS}. Got {task!r} instead.")
 
 
+class ConstantDetector:
+    """The anomaly baseline: the same score for every row, so it ranks nothing
+    (ROC-AUC 0.5, PR-AUC the share of anomalies) and flags nothing."""
+
+    offset_ = 0.0
+
+    def fit(self, X, y=None):
+        return self
+
+    def score_samples(self, X):
+        return np.zeros(len(X))
+
+    def predict(self, X):
+        return np.ones(len(X), dtype=int)
+
+
 def baseline_for(task: str, X_train, y_train):
     """The constant predictor to beat, fitted on the training rows: the mean for a
-    regression, the class frequencies for a classification."""
+    regression, the class frequencies for a classification, a constant score for
+    anomaly detection."""
     _check_task(task)
+    if task == ANOMALY:
+        return ConstantDetector().fit(X_train, y_train)
     dummy = DummyClassifier(strategy="prior") if task in CLASSIFICATION else DummyRegressor(
         strategy="mean")
     return dummy.fit(X_train, y_train)
@@ -61,7 +89,7 @@ def _check_holdout(X, y, task: str) -> np.ndarray:
     if pd.isna(y_true).any():
         raise DataError(f"The holdout's target has {int(pd.isna(y_true).sum()):,} missing "
                         "values.", hint="set rows without a target aside before evaluating")
-    if task in CLASSIFICATION and len(pd.unique(y_true)) < 2:
+    if task in (*CLASSIFICATION, ANOMALY) and len(pd.unique(y_true)) < 2:
         raise DataError(
             "The holdout holds a single class, so ROC-AUC and precision/recall are undefined.",
             hint="use a stratified split or a larger holdout share")
@@ -70,6 +98,11 @@ def _check_holdout(X, y, task: str) -> np.ndarray:
 
 def _check_threshold(threshold, task: str) -> None:
     if threshold is None:
+        return
+    if task == ANOMALY:  # a threshold on the anomaly score, which has no fixed range
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
+            raise ValueError(f"The 'threshold' parameter must be a number. Got {threshold!r} "
+                             "instead.")
         return
     if task != BINARY:
         raise ValueError(f"A decision threshold applies to a binary task only. Got a "
@@ -92,6 +125,8 @@ def evaluate(model, X: pd.DataFrame, y, *, task: str, baseline=None, positive=No
     ``threshold`` (binary only) labels a row positive where the positive class's
     probability is >= it, instead of taking the most probable class; the
     label metrics, of the model and of the baseline, use those labels.
+    For an anomaly task ``threshold`` is on the anomaly score (None: the detector's
+    own rule), ``y`` is True for an anomaly, or None when there are no labels.
     ``segments`` holds one value per holdout row (a column's values, in the
     holdout's order): metrics are then also reported per value.
     ``importance`` computes permutation importance of the raw input columns,
@@ -103,6 +138,8 @@ def evaluate(model, X: pd.DataFrame, y, *, task: str, baseline=None, positive=No
     """
     _check_task(task)
     _check_threshold(threshold, task)
+    if task == ANOMALY and y is None:
+        return _unlabelled(model, X, threshold)
     mask = None if scored is None else np.asarray(scored, dtype=bool)
     if mask is None:
         y_true = _check_holdout(X, y, task)
@@ -126,12 +163,22 @@ def evaluate(model, X: pd.DataFrame, y, *, task: str, baseline=None, positive=No
         metrics=score_all(prediction), baseline_metrics=baseline_metrics,
         prediction=prediction, n_rows=len(y_true),
         # without a threshold the most probable class wins: for two classes, 0.5
-        threshold=(0.5 if threshold is None else float(threshold)) if binary else None,
+        threshold=(0.5 if threshold is None else float(threshold)) if binary else
+        (None if threshold is None else float(threshold)) if task == ANOMALY else None,
         thresholds=curves.thresholds(prediction) if binary else None,
         calibration=curves.calibration(prediction) if classifier else None,
         segments=None if segments is None else by_segment(prediction, segments),
         importance=permutation(model, X, y_true, task=task, positive=positive,
                                seed=seed) if importance else None)
+
+
+def _unlabelled(model, X: pd.DataFrame, threshold: float | None) -> Evaluation:
+    """An anomaly detector on rows without labels: only the share it flags."""
+    if len(X) == 0:
+        raise DataError("The holdout has no rows.", hint="use a larger data set or holdout share")
+    prediction = predicted(model, X, None, ANOMALY, threshold=threshold)
+    return Evaluation(metrics=score_all(prediction), baseline_metrics={}, prediction=prediction,
+                      n_rows=len(X), threshold=None if threshold is None else float(threshold))
 
 
 def _rows(values, mask: np.ndarray):
@@ -152,4 +199,5 @@ def _keep(p: Prediction, mask: np.ndarray | None) -> Prediction:
     if mask is None:
         return p
     return replace(p, y_true=p.y_true[mask], y_pred=p.y_pred[mask],
-                   proba=None if p.proba is None else p.proba[mask])
+                   proba=None if p.proba is None else p.proba[mask],
+                   score=None if p.score is None else p.score[mask])

@@ -16,11 +16,12 @@ import pandas as pd
 from sklearn.inspection import permutation_importance
 from sklearn.utils import resample
 
-from shipyard.metrics import BINARY, METRICS, MULTICLASS, REGRESSION, predicted
+from shipyard.metrics import ANOMALY, BINARY, METRICS, MULTICLASS, REGRESSION, predicted
 
 # RMSE and log loss move with every small change of a prediction, where
 # accuracy would not notice most shuffles; ROC-AUC is the binary primary metric
-IMPORTANCE_METRIC = {REGRESSION: "rmse", BINARY: "roc_auc", MULTICLASS: "log_loss"}
+IMPORTANCE_METRIC = {REGRESSION: "rmse", BINARY: "roc_auc", MULTICLASS: "log_loss",
+                     ANOMALY: "roc_auc"}
 MAX_ROWS = 5000  # more rows sharpen the estimate little and cost a predict per repeat
 N_REPEATS = 5
 
@@ -30,7 +31,7 @@ def _rows(y: np.ndarray, task: str, seed: int) -> np.ndarray:
     class is kept in its share."""
     if len(y) <= MAX_ROWS:
         return np.arange(len(y))
-    stratify = y if task in (BINARY, MULTICLASS) else None
+    stratify = y if task in (BINARY, MULTICLASS, ANOMALY) else None
     chosen = resample(np.arange(len(y)), replace=False, n_samples=MAX_ROWS, stratify=stratify,
                       random_state=seed)
     return np.sort(chosen)

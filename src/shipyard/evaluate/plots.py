@@ -127,6 +127,30 @@ def precision_recall(p: Prediction) -> str:
     return report.figure(fig)
 
 
+def anomaly_scores(p: Prediction, threshold: float | None) -> str:
+    """The spread of anomaly scores (split by label when there are labels), with
+    the threshold from which rows are flagged."""
+    fig, ax = report.new_figure(*SIZE)
+    score = np.asarray(p.score, dtype=float)
+    bins = np.histogram_bin_edges(score, bins=40)
+    if p.y_true is None:
+        ax.hist(score, bins=bins, color=report.PALETTE[0], alpha=0.8, label="rows")
+    else:
+        anomaly = np.asarray(p.y_true, dtype=bool)
+        ax.hist(score[~anomaly], bins=bins, color=report.PALETTE[0], alpha=0.6, label="normal")
+        ax.hist(score[anomaly], bins=bins, color=report.PALETTE[1], alpha=0.8,
+                label="anomaly")
+    if threshold is not None:
+        ax.axvline(threshold, color=report.INK, linestyle="--", linewidth=1,
+                   label=f"threshold {threshold:.3g}")
+    ax.set_yscale("log")
+    ax.set_xlabel("anomaly score (higher: more anomalous)")
+    ax.set_ylabel("rows")
+    ax.set_title(f"Anomaly scores ({float(np.mean(p.y_pred)):.1%} flagged)")
+    ax.legend(loc="upper right", frameon=False, fontsize=9)
+    return report.figure(fig)
+
+
 def confusion(p: Prediction) -> str:
     classes = list(p.classes)
     matrix = skm.confusion_matrix(p.y_true, p.y_pred, labels=classes)

@@ -11,7 +11,7 @@ from shipyard.errors import did_you_mean
 from shipyard.evaluate import plots, probability_plots
 from shipyard.evaluate.evaluation import Evaluation
 from shipyard.evaluate.importance import IMPORTANCE_METRIC
-from shipyard.metrics import BINARY, METRICS, REGRESSION
+from shipyard.metrics import ANOMALY, BINARY, METRICS, REGRESSION, UNLABELLED_METRICS
 
 CV_COLUMN = "CV mean ± std"
 
@@ -19,6 +19,8 @@ CV_COLUMN = "CV mean ± std"
 def _versus(spec, value: float, base: float | None):
     if base is None or math.isnan(value) or math.isnan(base):
         return ""  # an undefined metric neither beats nor loses
+    if spec.name in UNLABELLED_METRICS:
+        return ""  # the share of rows flagged is a fact, neither better nor worse
     return report.badge("better", "good") if spec.better(value, base) else report.badge(
         "not better", "bad")
 
@@ -57,7 +59,11 @@ def _cards(e: Evaluation, metric: str) -> str:
 
 def _plots(e: Evaluation) -> list[str]:
     p = e.prediction
-    if p.task == REGRESSION:
+    if p.task == ANOMALY:
+        shown = [plots.anomaly_scores(p, e.threshold)]
+        if p.y_true is not None:
+            shown += [plots.roc(p), plots.precision_recall(p), plots.confusion(p)]
+    elif p.task == REGRESSION:
         shown = [plots.predicted_vs_actual(p), plots.residuals(p),
                  plots.residuals(p, against="actual")]
     elif p.task == BINARY:
@@ -91,10 +97,17 @@ def _segments(e: Evaluation, metric: str) -> str:
 def _notes(e: Evaluation, cv: dict | None) -> tuple[str, str]:
     p = e.prediction
     notes = []
-    if e.baseline_metrics:
+    if e.baseline_metrics and p.task == ANOMALY:
+        notes.append("The constant baseline gives every row the same anomaly score: it ranks "
+                     "nothing and flags nothing. A detector that does not beat it has "
+                     "learned nothing useful about the anomalies.")
+    elif e.baseline_metrics:
         notes.append("The constant baseline predicts the training mean (regression) or the "
                      "training class frequencies (classification) for every row: a model that "
                      "does not beat it has learned nothing useful.")
+    if p.task == ANOMALY and p.y_true is None:
+        notes.append("The data has no labels, so nothing can say how many flagged rows are "
+                     "real anomalies; only the share flagged is measured.")
     if cv is not None:
         notes.append(f"{CV_COLUMN}: the chosen model's cross-validation on the training rows, "
                      "over folds; the holdout value should fall within its spread.")
@@ -102,7 +115,10 @@ def _notes(e: Evaluation, cv: dict | None) -> tuple[str, str]:
             notes.append("PHM08 is a sum over rows, so its value per fold and on the holdout "
                          "differ with the number of rows and are not comparable.")
     labels = ""
-    if p.task == BINARY:
+    if p.task == ANOMALY and e.threshold is not None:
+        labels = (f"<p class=\"note\">A row is flagged as an anomaly where its anomaly score "
+                  f"is at least {e.threshold:.4g}.</p>")
+    elif p.task == BINARY:
         positive = escape(p.positive_class)
         labels = (f"<p class=\"note\">A row is labelled <code>{positive}</code> (the positive "
                   f"class) where its probability is at least {e.threshold:.3g}, the model's "

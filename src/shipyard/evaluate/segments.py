@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from shipyard.errors import DataError
-from shipyard.metrics import BINARY, REGRESSION, Prediction, for_task
+from shipyard.metrics import ANOMALY, BINARY, REGRESSION, Prediction, for_task
 
 MAX_SEGMENTS = 30  # the largest segments get a row each; the rest share one
 MISSING = "(missing)"
@@ -27,7 +27,7 @@ def _defined(name: str, p: Prediction) -> bool:
         return name != "r2" or bool(np.ptp(y.astype(float)) > 0)
     if name in ("roc_auc", "pr_auc"):
         return bool(np.isin(np.asarray(p.classes, dtype=object), y.astype(object)).all())
-    if p.task == BINARY:
+    if p.task in (BINARY, ANOMALY):
         has_positive = bool((y == p.positive_class).any())
         flagged = bool((np.asarray(p.y_pred) == p.positive_class).any())
         return {"recall": has_positive, "precision": flagged,
@@ -37,7 +37,9 @@ def _defined(name: str, p: Prediction) -> bool:
 
 def _subset(p: Prediction, rows: np.ndarray) -> Prediction:
     proba = None if p.proba is None else p.proba[rows]
-    return Prediction(p.task, p.y_true[rows], p.y_pred[rows], proba, p.classes, p.positive)
+    score = None if p.score is None else p.score[rows]
+    return Prediction(p.task, p.y_true[rows], p.y_pred[rows], proba, p.classes, p.positive,
+                      score)
 
 
 def score(p: Prediction) -> dict[str, float]:

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from shipyard.errors import DataError
-from shipyard.metrics import BINARY, REGRESSION
+from shipyard.metrics import ANOMALY, BINARY, REGRESSION
 from shipyard.schema import Column, Schema, kind_of
 from shipyard.spec import Project
 
@@ -39,6 +39,8 @@ class Dataset:
     # model sees but nobody grades. None: every row is scored.
     scored: np.ndarray | None = None
     segments: np.ndarray | None = None  # values of evaluate.segment, for per-segment metrics
+    # False for an anomaly task without a target: ``y`` is then all False, a placeholder
+    labelled: bool = True
 
     def __len__(self) -> int:
         return len(self.y)
@@ -55,25 +57,37 @@ def dataset(frame: pd.DataFrame, project: Project,
             leave_out: dict[str, str] | None = None) -> Dataset:
     """``leave_out`` maps columns the profile found unfit to be features (identifiers,
     constants, leakage suspects) to the reason; they are not used unless the
-    project file lists them in ``features.include``."""
-    labelled = frame[project.target].notna().to_numpy()
+    project file lists them in ``features.include``.
+
+    An anomaly task's ``y`` is True where the target holds the positive class (the
+    anomaly); without a target, every row is used and ``y`` is a placeholder."""
+    if project.target is None:
+        labelled = np.ones(len(frame), dtype=bool)
+    else:
+        labelled = frame[project.target].notna().to_numpy()
     rows = frame.loc[labelled].reset_index(drop=True)
     if rows.empty:
         raise DataError(f"The target '{project.target}' has no values: every row is missing it")
     schema, notes = _features(rows, project, leave_out or {})
-    y, classes, positive = _target(rows[project.target], project)
+    if project.target is None:
+        y, classes, positive = np.zeros(len(rows), dtype=bool), (), None
+    else:
+        y, classes, positive = _target(rows[project.target], project)
     return Dataset(
         X=schema.model_frame(rows), y=y, schema=schema,
         groups=rows[project.entity].to_numpy() if project.entity else None,
         times=rows[project.time].to_numpy() if project.time else None,
         classes=classes, positive=positive, set_aside=int((~labelled).sum()), notes=notes,
-        segments=_segments(rows, project))
+        segments=_segments(rows, project), labelled=project.target is not None)
 
 
 def holdout(frame: pd.DataFrame, project: Project, train: Dataset) -> Dataset:
     """The rows of ``source.test_query`` as a holdout with the training schema. Rows
     without a target stay as context and are not scored."""
-    labelled = frame[project.target].notna().to_numpy()
+    if project.target is None:  # an anomaly task without labels: every row is held out
+        labelled = np.ones(len(frame), dtype=bool)
+    else:
+        labelled = frame[project.target].notna().to_numpy()
     if not labelled.any():
         raise DataError("source.test_query returns no row with a target: nothing to evaluate",
                         hint="select the target column in the test query")
@@ -82,9 +96,13 @@ def holdout(frame: pd.DataFrame, project: Project, train: Dataset) -> Dataset:
         raise DataError(f"source.test_query does not return {len(missing)} feature column(s)",
                         details=[f"missing: {', '.join(missing[:10])}"],
                         hint="select the same columns as source.query")
-    values = frame[project.target]
-    if project.task == REGRESSION:
+    values = frame[project.target] if project.target is not None else None
+    if values is None:
+        y = np.zeros(len(frame), dtype=bool)
+    elif project.task == REGRESSION:
         y = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    elif project.task == ANOMALY:
+        y = (values == train.positive).to_numpy(dtype=bool)
     else:
         y = values.to_numpy(dtype=object)
         unseen = sorted({str(v) for v in y[labelled]} - {str(c) for c in train.classes})
@@ -96,7 +114,8 @@ def holdout(frame: pd.DataFrame, project: Project, train: Dataset) -> Dataset:
         groups=frame[project.entity].to_numpy() if project.entity else None,
         times=frame[project.time].to_numpy() if project.time else None,
         classes=train.classes, positive=train.positive,
-        scored=None if labelled.all() else labelled, segments=_segments(frame, project))
+        scored=None if labelled.all() else labelled, segments=_segments(frame, project),
+        labelled=project.target is not None)
 
 
 def _segments(frame: pd.DataFrame, project: Project) -> np.ndarray | None:
@@ -154,16 +173,19 @@ def _target(values: pd.Series, project: Project) -> tuple[np.ndarray, tuple, Any
     if len(classes) < 2:
         raise DataError(f"The target '{name}' has a single class ({classes[0]!r}); a classifier "
                         "needs at least two", hint="check the query's filters and the labels")
-    if project.task == BINARY and len(classes) > 2:
-        raise DataError(f"The target '{name}' has {len(classes)} classes; a binary task needs "
-                        f"exactly two", details=[f"classes: {_few(classes)}"],
-                        hint="use task: multiclass")
+    if project.task in (BINARY, ANOMALY) and len(classes) > 2:
+        raise DataError(f"The target '{name}' has {len(classes)} classes; a {project.task} "
+                        f"task needs exactly two", details=[f"classes: {_few(classes)}"],
+                        hint="use task: multiclass" if project.task == BINARY else
+                        "map the labels to two values (anomaly or not) in source.query")
     positive = None
-    if project.task == BINARY:
+    if project.task in (BINARY, ANOMALY):
         positive = classes[-1] if project.positive_class is None else project.positive_class
         if positive not in classes:
             raise DataError(f"positive_class {positive!r} is not a class of '{name}'",
                             details=[f"classes: {_few(classes)}"])
+    if project.task == ANOMALY:
+        y = y == positive  # True: an anomaly
     return y, classes, positive
 
 

@@ -24,7 +24,7 @@ from sklearn.preprocessing import (
 )
 
 from shipyard.errors import DataError, did_you_mean
-from shipyard.metrics import BINARY, REGRESSION, TASKS
+from shipyard.metrics import ANOMALY, BINARY, REGRESSION, TASKS
 from shipyard.prepare.outliers import Clipper
 from shipyard.schema import MISSING_TEXT, Schema
 from shipyard.spec.options import Prepare
@@ -126,6 +126,10 @@ def _encoder(name: str, task: str, seed: int):
         # Unseen values at prediction time encode as all zeros instead of failing.
         return OneHotEncoder(handle_unknown="ignore", sparse_output=False)
     if name == "ordinal":
+        return OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
+                              encoded_missing_value=-1)
+    if task == ANOMALY:
+        # an anomaly detector learns from features alone, never from the labels
         return OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
                               encoded_missing_value=-1)
     if task == REGRESSION:

@@ -81,7 +81,8 @@ class Run:
 
         mlflow.log_artifact(str(path))
 
-    def log_dataset(self, frame: pd.DataFrame, source: Path, digest: str, target: str) -> None:
+    def log_dataset(self, frame: pd.DataFrame, source: Path, digest: str,
+                    target: str | None) -> None:
         """Record the snapshot as the run's training data (MLflow digests are at most
         36 characters, so it gets the first 32 of the hash; the tag has all of it)."""
         import mlflow
@@ -158,6 +159,8 @@ def open_run(workspace: Workspace, experiment: str, run_name: str | None = None)
 def _sample_output(pipeline, example: pd.DataFrame, card: ModelCard):
     if card.task == "regression":
         return pipeline.predict(example)
+    if card.task == "anomaly":
+        return -pipeline.score_samples(example)
     return pipeline.predict_proba(example)
 
 

@@ -15,7 +15,7 @@ import onnxruntime as ort
 import pandas as pd
 
 from shipyard.card import LoadedModel, ModelCard
-from shipyard.metrics import REGRESSION
+from shipyard.metrics import ANOMALY, REGRESSION
 from shipyard.serve.inputs import Batch
 from shipyard.serve.predict import Scores, predict
 
@@ -43,6 +43,9 @@ def compile_pipeline(pipeline, card: ModelCard, sample: pd.DataFrame) -> bytes:
     :class:`NotCompilable` otherwise."""
     if len(sample) == 0:
         raise NotCompilable("no sample rows to check the ONNX form against the pipeline")
+    if card.task == ANOMALY:
+        raise NotCompilable("anomaly detectors have no ONNX form here; the Python pipeline "
+                            "serves them")
     try:
         return _compile(pipeline, card, sample)
     except NotCompilable:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from shipyard.card import ModelCard
-from shipyard.metrics import BINARY, CLASSIFICATION, TASKS
+from shipyard.metrics import ANOMALY, BINARY, CLASSIFICATION, TASKS
 from shipyard.schema import Column
 from shipyard.serve.alerts import MAX_LIMIT as MAX_ALERTS
 from shipyard.serve.predict import plain
@@ -139,7 +139,10 @@ def _rows(item: dict[str, Any], max_rows: int) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- answers
 
 def label_schema(card: ModelCard) -> dict[str, Any]:
-    """One prediction's value: a class label, or a number for regression."""
+    """One prediction's value: a class label, a number for regression, true/false
+    (flagged as an anomaly) for anomaly detection."""
+    if card.task == ANOMALY:
+        return {"type": "boolean", "description": "Whether the row is flagged as an anomaly."}
     if card.task not in CLASSIFICATION:
         return {"type": "number"}
     return {"enum": [plain(c) for c in card.classes], "description": "The predicted class."}
@@ -147,6 +150,12 @@ def label_schema(card: ModelCard) -> dict[str, Any]:
 
 def prediction_schema(card: ModelCard) -> dict[str, Any]:
     """One item of ``predictions``, for the card's task."""
+    if card.task == ANOMALY:
+        threshold = "" if card.threshold is None else f" (here {card.threshold:.6g})"
+        return _object({"prediction": label_schema(card), "score": {
+            "type": "number", "description": "The anomaly score, higher for more anomalous "
+                                             "rows; a row is flagged where it is at least the "
+                                             f"model's threshold{threshold}."}})
     if card.task not in CLASSIFICATION:
         return _object({"prediction": label_schema(card)})
     labels = [plain(c) for c in card.classes]
@@ -167,7 +176,7 @@ def _model_info(card: ModelCard) -> dict[str, Any]:
     text, maybe_text = {"type": "string"}, {"type": ["string", "null"]}
     return _object({
         "name": text, "version": maybe_text, "run_id": maybe_text,
-        "task": {"enum": list(TASKS)}, "target": text, "estimator": text,
+        "task": {"enum": list(TASKS)}, "target": maybe_text, "estimator": text,
         "serving": _ref("Serving"),
         "classes": {"type": "array", "description": "predict_proba's column order."},
         "positive_class": {"description": "Binary tasks: the class 'probability' is about."},
@@ -295,7 +304,8 @@ def _predict_operation(card: ModelCard, route: str, max_rows: int,
     errors = {status: _error(text, status) for status, text in PREDICT_ERRORS.items()}
     limits = f"at most {max_rows} rows and {max_body_bytes} bytes"
     if route == "predict":
-        summary = f"Predict {card.target} with {card.name}"
+        summary = (f"Score rows for anomalies with {card.name}" if card.task == ANOMALY
+                   else f"Predict {card.target} with {card.name}")
         description = (f"Send one row (an object) or a list of rows, {limits}. Every row is "
                        f"validated first; nothing is scored unless all are valid.")
         body, answer = {"oneOf": [_ref("Row"), _ref("Rows")]}, "PredictResponse"
@@ -412,7 +422,9 @@ def document(card: ModelCard, *, max_rows: int, max_body_bytes: int,
     return {
         "openapi": OPENAPI_VERSION,
         "info": {"title": f"{card.name} ({card.task})", "version": card.version or "unregistered",
-                 "description": f"Predicts '{card.target}'. Every refused request gets a 4xx "
+                 "description": ("Flags anomalies" if card.task == ANOMALY else
+                                 f"Predicts '{card.target}'")
+                                + ". Every refused request gets a 4xx "
                                 f"(or 503 with Retry-After when overloaded) whose body is "
                                 f"{{\"error\": one line, \"details\": [...]}}. {SECURITY_NOTE}"},
         "paths": paths(card, max_rows, max_body_bytes, alerts),

@@ -13,14 +13,15 @@ import numpy as np
 import pandas as pd
 
 from shipyard.card import LoadedModel, ModelCard
-from shipyard.metrics import BINARY, CLASSIFICATION
+from shipyard.metrics import ANOMALY, BINARY, CLASSIFICATION, anomaly_scores
 from shipyard.serve.inputs import Batch
 
 
 @dataclass(frozen=True)
 class Scores:
-    """What the pipeline said about a batch: regression values, or class
-    probabilities (one row per input row, columns in ``card.classes`` order)."""
+    """What the pipeline said about a batch: regression values (anomaly scores for
+    an anomaly detector), or class probabilities (one row per input row, columns in
+    ``card.classes`` order)."""
 
     values: np.ndarray | None = None
     proba: np.ndarray | None = None
@@ -46,7 +47,10 @@ def predict(model: LoadedModel, batch: Batch) -> Scores:
                 f"but the model card lists {len(card.classes)} classes"
             )
         return Scores(proba=proba)
-    values = np.asarray(model.pipeline.predict(frame), dtype=np.float64).reshape(-1)
+    if card.task == ANOMALY:
+        values = anomaly_scores(model.pipeline, frame)
+    else:
+        values = np.asarray(model.pipeline.predict(frame), dtype=np.float64).reshape(-1)
     if values.shape != (batch.n_rows,):
         raise RuntimeError(f"predict returned {values.shape[0]} values for {batch.n_rows} rows")
     return Scores(values=values)
@@ -55,7 +59,11 @@ def predict(model: LoadedModel, batch: Batch) -> Scores:
 def items(card: ModelCard, scores: Scores) -> list[dict[str, Any]]:
     """One response item per row: ``{"prediction": float}`` for regression;
     ``{"prediction": label, "probabilities": {class: p}}`` for classification,
-    plus ``"probability"`` of the positive class for binary tasks."""
+    plus ``"probability"`` of the positive class for binary tasks;
+    ``{"prediction": flagged, "score": anomaly score}`` for anomaly detection, flagged
+    (true/false) where the score is at least the card's threshold."""
+    if card.task == ANOMALY:
+        return [{"prediction": v >= card.threshold, "score": v} for v in scores.values.tolist()]
     if scores.proba is None:
         return [{"prediction": v} for v in scores.values.tolist()]
     labels = [plain(c) for c in card.classes]

@@ -100,7 +100,8 @@ def _models_alone(data: dict) -> list[checks.Problem]:
     """Check the model entries that are well-formed even though the file as a whole
     is not, so that a wrong model name is reported in the same pass."""
     task, models = data.get("task"), data.get("models")
-    if task not in ("regression", "binary", "multiclass") or not isinstance(models, list):
+    if task not in ("regression", "binary", "multiclass", "anomaly") or \
+            not isinstance(models, list):
         return []
     valid = []
     for i, item in enumerate(models):

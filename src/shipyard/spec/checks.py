@@ -8,7 +8,7 @@ import re
 
 from shipyard import catalogue
 from shipyard.errors import did_you_mean
-from shipyard.metrics import METRICS, REGRESSION, for_task
+from shipyard.metrics import ANOMALY, METRICS, REGRESSION, UNLABELLED_METRICS, for_task
 from shipyard.spec.models import Project
 
 Problem = tuple[tuple, str]
@@ -16,7 +16,7 @@ Problem = tuple[tuple, str]
 
 def check(project: Project) -> list[Problem]:
     return [*_metrics(project), *_models(project), *_split(project), *_columns(project),
-            *_source(project), *_label(project), *_prepare(project)]
+            *_source(project), *_label(project), *_prepare(project), *_anomaly(project)]
 
 
 def _metric_problem(name: str, task: str) -> str | None:
@@ -24,18 +24,31 @@ def _metric_problem(name: str, task: str) -> str | None:
     if name in fitting:
         return None
     if name in METRICS:
-        return f"'{name}' does not fit a {task} task; use one of {', '.join(fitting)}"
+        return f"'{name}' does not fit {_a(task)} task; use one of {', '.join(fitting)}"
     return f"unknown metric '{name}'{did_you_mean(name, fitting)}; known: {', '.join(fitting)}"
+
+
+def _a(task: str) -> str:
+    return f"an {task}" if task == ANOMALY else f"a {task}"
 
 
 def _metrics(p: Project) -> list[Problem]:
     out = []
-    if p.metric is not None and (msg := _metric_problem(p.metric, p.task)):
+    if p.metric is not None and (msg := _metric_problem(p.metric, p.task)
+                                 or _unlabelled_problem(p, p.metric)):
         out.append((("metric",), msg))
     for i, gate in enumerate(p.gates.quality):
-        if msg := _metric_problem(gate.metric, p.task):
+        if msg := _metric_problem(gate.metric, p.task) or _unlabelled_problem(p, gate.metric):
             out.append((("gates", "quality", i, "metric"), msg))
     return out
+
+
+def _unlabelled_problem(p: Project, name: str) -> str | None:
+    if p.task != ANOMALY or p.labelled or name in UNLABELLED_METRICS:
+        return None
+    return (f"'{name}' compares predictions with labels, and without a 'target' there are "
+            f"none; set 'target' to the column that marks the anomalies, or use "
+            f"{', '.join(UNLABELLED_METRICS)}")
 
 
 def _models(p: Project) -> list[Problem]:
@@ -73,6 +86,9 @@ def _split(p: Project) -> list[Problem]:
                         "to the column that identifies it")]
     if strategy == "time" and not p.time:
         return [(where, "'time' orders rows by time; set 'time' to the column that holds it")]
+    if strategy == "stratified" and p.task == ANOMALY and not p.labelled:
+        return [(where, "'stratified' keeps each class's share, and without a 'target' there "
+                        "are no classes; use 'random', 'group' or 'time'")]
     if strategy == "stratified" and p.task == REGRESSION:
         return [(where, "'stratified' needs classes; a regression task uses 'random', "
                         "'group' or 'time'")]
@@ -81,13 +97,19 @@ def _split(p: Project) -> list[Problem]:
 
 def _columns(p: Project) -> list[Problem]:
     out = []
-    if p.positive_class is not None and p.task != "binary":
+    if p.target is None and p.task != ANOMALY:
+        out.append((("target",), f"a {p.task} task learns a target; name its column (only "
+                                 "task: anomaly may go without one)"))
+    if p.positive_class is not None and p.task not in ("binary", ANOMALY):
         out.append((("positive_class",), f"only a binary task has a positive class, this "
                                           f"task is {p.task}"))
+    if p.positive_class is not None and p.target is None:
+        out.append((("positive_class",), "the positive class is a value of the target, and "
+                                         "there is no 'target'"))
     if p.features.include and p.target in p.features.include:
         out.append((("features", "include"), f"the target '{p.target}' cannot be a feature"))
     for role in ("entity", "time"):
-        if getattr(p, role) == p.target:
+        if p.target is not None and getattr(p, role) == p.target:
             out.append(((role,), f"the target '{p.target}' cannot also be the {role} column"))
     return out
 
@@ -124,12 +146,22 @@ def _prepare(p: Project) -> list[Problem]:
     if prep.series is not None and not (p.entity and p.time):
         out.append((("prepare", "series"), "window features follow each entity through "
                                            "time; set 'entity' and 'time'"))
-    if prep.imbalance.method != "none" and p.task == REGRESSION:
+    if prep.imbalance.method != "none" and p.task in (REGRESSION, ANOMALY):
         out.append((("prepare", "imbalance", "method"),
-                    f"'{prep.imbalance.method}' balances classes; a regression task has none"))
-    if prep.threshold.objective != "none" and p.task != "binary":
+                    f"'{prep.imbalance.method}' balances classes; {_a(p.task)} task has none"
+                    + (" (an anomaly detector learns what is normal from the rows as they "
+                       "are)" if p.task == ANOMALY else "")))
+    if prep.imbalance.ratio is not None and p.task == ANOMALY:
+        out.append((("prepare", "imbalance", "ratio"), "an anomaly task has no classes to "
+                                                       "balance"))
+    if prep.threshold.objective != "none" and p.task == ANOMALY and not p.labelled:
         out.append((("prepare", "threshold", "objective"),
-                    f"a decision threshold needs a binary task, this task is {p.task}"))
+                    "tuning the threshold needs labels; set 'target', or remove it to flag "
+                    "rows by the detector's own threshold"))
+    elif prep.threshold.objective != "none" and p.task not in ("binary", ANOMALY):
+        out.append((("prepare", "threshold", "objective"),
+                    f"a decision threshold needs a binary or anomaly task, this task is "
+                    f"{p.task}"))
     if prep.imbalance.method == "class_weight":
         for i, model in enumerate(p.models):
             try:
@@ -139,4 +171,25 @@ def _prepare(p: Project) -> list[Problem]:
             if "class_weight" not in cls().get_params():
                 out.append((("models", i, "name"), f"{cls.__name__} takes no class weights; "
                             "use another prepare.imbalance.method or drop this model"))
+    return out
+
+
+def _anomaly(p: Project) -> list[Problem]:
+    """An anomaly detector learns from features alone: settings that need a target to
+    learn from, or labels to score against, do not fit."""
+    if p.task != ANOMALY:
+        return []
+    out = []
+    if not p.labelled:
+        for i, model in enumerate(p.models):
+            if model.search:
+                out.append((("models", i, "search"), "tuning compares settings against "
+                            "labels, and without a 'target' there are none; fix the params "
+                            "instead, or set 'target'"))
+    if p.prepare.encode.text == "target":
+        out.append((("prepare", "encode", "text"), "target encoding learns from the target; "
+                    "an anomaly detector learns from features alone: use onehot or ordinal"))
+    if p.prepare.select.top_features:
+        out.append((("prepare", "select", "top_features"), "ranking features needs a target "
+                    "to predict; an anomaly detector learns from features alone"))
     return out

@@ -126,8 +126,9 @@ class Tracking(Strict):
 class Project(Strict):
     name: Name
     source: Source
-    target: str
-    task: Literal["regression", "binary", "multiclass"]
+    # None only for task: anomaly, whose data may have no labels
+    target: str | None = None
+    task: Literal["regression", "binary", "multiclass", "anomaly"]
     positive_class: str | int | bool | None = None
     entity: str | None = None
     time: str | None = None
@@ -174,12 +175,21 @@ class Project(Strict):
             return self.split.strategy
         if self.entity:
             return "group"
-        return "random" if self.task == "regression" else "stratified"
+        if self.task == "regression" or not self.labelled:
+            return "random"
+        return "stratified"
+
+    @property
+    def labelled(self) -> bool:
+        """Whether the data has a target; only an anomaly task may lack one."""
+        return self.target is not None
 
     @property
     def primary_metric(self) -> str:
-        from shipyard.metrics import DEFAULT_METRIC
+        from shipyard.metrics import DEFAULT_METRIC, UNLABELLED_METRICS
 
+        if not self.labelled:
+            return self.metric or UNLABELLED_METRICS[0]
         return self.metric or DEFAULT_METRIC[self.task]
 
     @property

@@ -6,6 +6,9 @@ refit on all training rows inside a pipeline with the preparation steps, so
 the result takes raw rows. Boosting models stop early on each fold's
 validation rows and the refit runs the iterations the folds kept; a binary
 model's decision threshold can be tuned on the out-of-fold probabilities.
+An anomaly detector is chosen the same way when the data has labels; its
+threshold on the anomaly score is tuned likewise, or is the detector's own.
+Without labels nothing can be scored: the first model listed is fitted.
 The holdout is never seen here.
 """
 
@@ -16,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shipyard import catalogue
-from shipyard.metrics import BINARY, METRICS, Metric
+from shipyard.metrics import ANOMALY, BINARY, METRICS, Metric, own_threshold
 from shipyard.prepare import Dataset
 from shipyard.progress import Report, silent
 from shipyard.spec import Project
@@ -35,7 +38,8 @@ class TrainResult:
     best: Candidate
     candidates: list[Candidate]
     metric: str
-    threshold: float | None = None  # the tuned binary decision threshold, if any
+    threshold: float | None = None  # the tuned binary decision threshold, if any;
+    # anomaly: the score from which a row is flagged (tuned, or the detector's own)
     size_curve: SizeCurve | None = None  # learning curve of a non-boosting winner
     findings: list[dict] = field(default_factory=list)  # e.g. overfitting, as records
 
@@ -44,13 +48,16 @@ def train(ds: Dataset, steps: list, project: Project, progress: Report = silent)
     """``steps`` are the unfitted preparation steps (name, transformer or sampler)
     that go before the model in every pipeline."""
     metric = METRICS[project.primary_metric]
-    folds = list(splits.folds(ds, project.split_strategy, project.split.folds, project.seed))
     weighted = project.prepare.imbalance.method == "class_weight"
     patience = project.tuning.early_stopping
 
     def maker(name):
         return lambda params: make_pipeline(steps, name, project.task, params, project.seed,
                                             weighted)
+
+    if not ds.labelled:
+        return _unlabelled(ds, project, maker, metric, progress)
+    folds = list(splits.folds(ds, project.split_strategy, project.split.folds, project.seed))
 
     candidates = []
     for spec in project.models:
@@ -73,19 +80,36 @@ def train(ds: Dataset, steps: list, project: Project, progress: Report = silent)
     best = _best(candidates, metric)
     model = _refit(maker(best.name), best, ds, progress)
     threshold = None
-    if project.task == BINARY and project.prepare.threshold.objective != "none":
+    if project.task == ANOMALY:
+        from shipyard.prepare import threshold as thresholds
+
+        threshold = (thresholds.choose(ds.y, best.oof, True, project.prepare.threshold)
+                     if project.prepare.threshold.objective != "none" else own_threshold(model))
+    elif project.task == BINARY and project.prepare.threshold.objective != "none":
         from shipyard.prepare import threshold as thresholds
 
         threshold = thresholds.choose(ds.y, best.oof, ds.positive, project.prepare.threshold)
         model = thresholds.apply(model, threshold)
     size_curve = None
-    if not best.curves and project.evaluate.learning_curves:
+    # not for anomalies: a small share of the training rows may hold none of them
+    if not best.curves and project.evaluate.learning_curves and project.task != ANOMALY:
         progress("Learning curve", 0, 1)
         size_curve = learning_curve(lambda: maker(best.name)(best.params), ds, folds,
                                     project.task, metric.name, ds.positive, seed=project.seed)
         progress("Learning curve", 1, 1)
     return TrainResult(model, best, candidates, metric.name, threshold, size_curve,
                        _findings(best, metric, size_curve))
+
+
+def _unlabelled(ds: Dataset, project: Project, maker, metric: Metric,
+                progress: Report) -> TrainResult:
+    """An anomaly task without labels: no score can choose between models or
+    settings, so the first model listed is fitted as written; it flags rows by its
+    own threshold."""
+    spec = project.models[0]
+    best = Candidate(spec.name, dict(spec.params), {}, 0.0)
+    model = _refit(maker(spec.name), best, ds, progress)
+    return TrainResult(model, best, [best], metric.name, own_threshold(model))
 
 
 def _workers(folds: int) -> int:

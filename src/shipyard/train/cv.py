@@ -16,7 +16,7 @@ from sklearn.base import clone
 
 from shipyard import catalogue
 from shipyard.errors import TrainError
-from shipyard.metrics import BINARY, METRICS, predicted, score_all
+from shipyard.metrics import ANOMALY, BINARY, METRICS, predicted, score_all
 from shipyard.prepare import Dataset
 from shipyard.train.curves import Curve, fit_watched
 
@@ -32,14 +32,16 @@ class Candidate:
     train_scores: list[float] = field(default_factory=list)  # primary metric, training rows
     curves: list[Curve] = field(default_factory=list)  # per fold, boosting models only
     oof: np.ndarray | None = None  # binary: out-of-fold probability of the positive class
+    # (anomaly: the out-of-fold anomaly score)
     trials: int = 0  # tuning trials run; 0 when the parameters were fixed
     history: list[float] = field(default_factory=list)  # each trial's mean score
 
     def mean(self, metric: str) -> float:
-        return float(np.mean(self.scores[metric]))
+        """NaN when the candidate was not scored (an anomaly task without labels)."""
+        return float(np.mean(self.scores[metric])) if metric in self.scores else float("nan")
 
     def std(self, metric: str) -> float:
-        return float(np.std(self.scores[metric]))
+        return float(np.std(self.scores[metric])) if metric in self.scores else float("nan")
 
     @property
     def best_iterations(self) -> int | None:
@@ -70,7 +72,7 @@ def cross_validate(ds: Dataset, folds, make: Callable[[dict], Any], name: str,
     most of scikit-learn release the GIL while they fit. Results are reported in
     fold order, so they are the same whatever the number of workers."""
     started, scores, train_scores, curves = time.perf_counter(), {}, [], []
-    oof = np.full(len(ds), np.nan) if task == BINARY else None
+    oof = np.full(len(ds), np.nan) if task in (BINARY, ANOMALY) else None
     folds = list(folds)
     for start in range(0, len(folds), max(workers, 1)):
         batch = folds[start:start + max(workers, 1)]

@@ -7,7 +7,7 @@ import html
 
 import numpy as np
 
-from shipyard.metrics import METRICS, for_task
+from shipyard.metrics import ANOMALY, METRICS, for_task
 from shipyard.report import PALETTE, Section, badge, figure, gallery, new_figure, table
 
 
@@ -30,7 +30,14 @@ def section(result, task: str, folds: int, strategy: str) -> Section:
     intro = (f"<p>{len(result.candidates)} candidate(s), {folds}-fold cross-validation "
              f"({html.escape(strategy)} split) on the training rows; the best by "
              f"{html.escape(metric.title)} was refit on all of them.")
-    if result.threshold is not None:
+    if not result.best.scores:  # an anomaly task without labels: nothing to score
+        intro = (f"<p>The data has no labels, so no score can compare models or settings: "
+                 f"{html.escape(result.best.name)}, the first model listed, was fitted on all "
+                 "training rows as the project file sets it. It flags a row where its "
+                 f"anomaly score is at least {result.threshold:.4g}, its own threshold.")
+    elif task == ANOMALY:
+        intro += f" It flags a row where its anomaly score is at least {result.threshold:.4g}."
+    elif result.threshold is not None:
         intro += f" Its decision threshold was tuned to {result.threshold:.3f}."
     intro += "</p>"
     plots = [p for p in (_curves(result), _size_curve(result, metric), _tuning(result, metric))

@@ -9,7 +9,7 @@ from typing import Any
 
 from shipyard.card import ModelCard
 from shipyard.errors import ShipyardError, did_you_mean
-from shipyard.metrics import BINARY, CLASSIFICATION
+from shipyard.metrics import ANOMALY, BINARY, CLASSIFICATION
 from shipyard.spec.serving import Alert, Comparison
 
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
@@ -85,7 +85,7 @@ class Rules:
 def fields(card: ModelCard) -> list[str]:
     """What a condition may name for this model."""
     names = ["prediction", *(["probability"] if card.task == BINARY else []),
-             *card.schema.names]
+             *(["score"] if card.task == ANOMALY else []), *card.schema.names]
     if card.entity and card.entity not in names:
         names.append(card.entity)
     return names
@@ -94,6 +94,12 @@ def fields(card: ModelCard) -> list[str]:
 def _problem(comp: Comparison, card: ModelCard) -> str | None:
     """Why ``comp`` cannot work for ``card``, or None."""
     text = isinstance(comp.value, str)
+    if comp.field == "prediction" and card.task == ANOMALY:
+        return "an anomaly flag is true or false; write prediction == 1" if text else None
+    if comp.field == "score":
+        if card.task != ANOMALY:
+            return f"'score' is an anomaly detector's; this model is {card.task}"
+        return "a score is a number; compare it with a number" if text else None
     if comp.field == "prediction":
         if card.task not in CLASSIFICATION:
             return "a regression prediction is a number; compare it with a number" \
@@ -130,7 +136,7 @@ def _problem(comp: Comparison, card: ModelCard) -> str | None:
 
 def _test(comp: Comparison) -> Test:
     compare, value, key = _COMPARE[comp.op], comp.value, comp.field
-    in_item = key in ("prediction", "probability")
+    in_item = key in ("prediction", "probability", "score")
 
     if isinstance(value, str):
         def test(row: dict, item: dict) -> bool:
