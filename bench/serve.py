@@ -373,34 +373,20 @@ def server_env(tracking_uri: str | None = None) -> dict[str, str]:
     return env
 
 
-def shipyard_has_workers() -> bool:
-    done = subprocess.run([str(BIN / "shipyard"), "serve", "--help"], capture_output=True,
-                          text=True, env={**server_env(), "COLUMNS": "200"})
-    return "--workers" in done.stdout
-
-
 def make_servers(model: Registered, one: dict, rows: list[dict], only: set[str]) -> list[Server]:
     ours = {1: json.dumps(one).encode(), 100: json.dumps(rows).encode()}
     theirs = {1: json.dumps({"dataframe_records": [one]}).encode(),
               100: json.dumps({"dataframe_records": rows}).encode()}
     host = ["127.0.0.1"]
     shipyard = [str(BIN / "shipyard"), "serve", str(model.project), "--host", *host,
-                "--port", "{port}"]
-    note = ""
-    if shipyard_has_workers():
-        shipyard += ["--workers", str(SHIPYARD_WORKERS)]
-        workers = str(SHIPYARD_WORKERS)
-    else:
-        # TODO: drop this branch once `shipyard serve --workers` has landed everywhere.
-        workers = "? (no --workers option)"
-        note = "this `shipyard serve` has no --workers option; it ran with its default"
+                "--port", "{port}", "--workers", str(SHIPYARD_WORKERS)]
+    workers = str(SHIPYARD_WORKERS)
     servers = [
         Server("mlflow", "MLflow models serve", "1 (MLflow's default)",
                [str(BIN / "mlflow"), "models", "serve", "-m", f"models:/{NAME}/{model.version}",
                 "--env-manager", "local", "-h", *host, "-p", "{port}"],
                "/ping", "/invocations", theirs),
-        Server("shipyard", "shipyard serve", workers, shipyard, "/health", "/predict", ours,
-               note),
+        Server("shipyard", "shipyard serve", workers, shipyard, "/health", "/predict", ours),
         Server("ceiling", "ASGI hello-world", "2",
                [sys.executable, "-m", "uvicorn", "bench.serve_ceiling:app", "--host", *host,
                 "--port", "{port}", "--workers", "2", "--http", "httptools", "--loop",
