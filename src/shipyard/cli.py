@@ -99,15 +99,17 @@ def serve(project: ProjectArg = DEFAULT_PROJECT,
               min=1, max=64, help="Worker processes (default: serve.workers).")] = None) -> None:
     """Serve the project's champion model over HTTP; follow the champion alias."""
     from shipyard import registry, spec
-    from shipyard.serve import worker
+    from shipyard.serve import extras, worker
     from shipyard.workspace import Workspace
 
     loaded = spec.load(project)
-    # Load once here: a missing or refused champion is reported before any worker starts.
-    model = registry.load(Workspace.of(loaded), loaded.name)
-    from shipyard.serve.app import shutdown
-
-    shutdown(worker.app_for(loaded, model).state)  # the workers' checks: keys, alert rules
+    workspace = Workspace.of(loaded)
+    # Checked once here, so that a missing or refused champion, bad keys or alert rules
+    # that do not fit the model are reported before any worker starts.
+    model = registry.load(workspace, loaded.name)
+    _, alerts, _ = extras.build(loaded, workspace, model)
+    if alerts is not None:
+        alerts.close(timeout=0)
     host, port = host or loaded.serve.host, port or loaded.serve.port
     workers = workers or loaded.serve.workers
     err.print(f"Serving {model.card.name} version {model.card.version} "

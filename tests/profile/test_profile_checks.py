@@ -5,18 +5,9 @@ import pandas as pd
 import pytest
 
 from shipyard.profile import NOT_A_FEATURE, profile
+from tests.profile.findings import kinds, one
 
 N = 2000
-
-
-def _kinds(p, column=None):
-    return [f.kind for f in p.findings if column is None or f.column == column]
-
-
-def _one(p, kind):
-    found = [f for f in p.findings if f.kind == kind]
-    assert len(found) == 1, p.findings
-    return found[0]
 
 
 def _gaussian(n=N, columns="abcde", seed=0):
@@ -32,10 +23,10 @@ def test_outliers_finding_above_five_percent(spikes, found):
     p = profile(_gaussian().assign(v=values, engine=values), target="y", task="binary",
                 entity="engine")
     assert p.column("v").outlier_share == pytest.approx(spikes / N)
-    assert ("outliers" in _kinds(p, "v")) is found
-    assert _kinds(p, "engine") == []  # keys are not features
+    assert ("outliers" in kinds(p, "v")) is found
+    assert kinds(p, "engine") == []  # keys are not features
     if found:
-        finding = _one(p, "outliers")
+        finding = one(p, "outliers")
         assert (finding.severity, finding.value) == ("info", pytest.approx(0.06))
 
 
@@ -54,7 +45,7 @@ def test_isolation_forest_finds_injected_rows():
     frame.iloc[:injected, :5] = rng.uniform(-9, 9, (injected, 5))
     p = profile(frame, target="y", task="binary")
     assert 0.03 < p.multivariate_outlier_share < 0.07
-    finding = _one(p, "multivariate_outliers")
+    finding = one(p, "multivariate_outliers")
     assert finding.severity == "warning" and finding.value == p.multivariate_outlier_share
 
 
@@ -71,7 +62,7 @@ def test_correlated_pair_is_found_and_the_target_is_left_to_leakage():
     frame["b_loosely"] = frame["b"] + rng.normal(scale=0.5, size=N)  # r ~ 0.9
     frame["a"] = frame["a"].where(rng.random(N) > 0.1)  # gaps do not hide it
     p = profile(frame, target="y", task="binary")
-    finding = _one(p, "correlated")
+    finding = one(p, "correlated")
     assert (finding.column, finding.other_column) == ("a", "a_again")
     assert finding.value > 0.99 and finding.severity == "info"
     assert p.correlations.of("a", "a_again") == pytest.approx(finding.value)
@@ -118,7 +109,7 @@ def test_regression_leaks_through_a_transform():
     assert p.column_scores["log_rul"] > 0.99
     assert 0.8 < p.column_scores["useful"] < 0.95
     assert abs(p.column_scores["noise"]) < 0.1
-    assert "correlated" not in _kinds(p)  # pairs with the target are leakage's business
+    assert "correlated" not in kinds(p)  # pairs with the target are leakage's business
 
 
 def test_multiclass_leak_uses_balanced_accuracy():
@@ -135,7 +126,7 @@ def test_multiclass_leak_uses_balanced_accuracy():
 def test_few_rows_are_not_judged_for_leakage():
     y = np.arange(60) % 2
     p = profile(pd.DataFrame({"copy": y, "y": y}), target="y", task="binary")
-    assert p.column_scores == {} and "leakage" not in _kinds(p)
+    assert p.column_scores == {} and "leakage" not in kinds(p)
 
 
 def test_columns_flagged_by_several_kinds_in_frame_order():

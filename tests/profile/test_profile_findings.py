@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 
 from shipyard.profile import profile
+from tests.profile.findings import kinds, one
 
 N = 1000
 rng = np.random.default_rng(0)
@@ -14,16 +15,6 @@ def _frame(**columns):
     return pd.DataFrame({**base, **columns})
 
 
-def _kinds(p, column=None):
-    return [f.kind for f in p.findings if column is None or f.column == column]
-
-
-def _one(p, kind):
-    found = [f for f in p.findings if f.kind == kind]
-    assert len(found) == 1, p.findings
-    return found[0]
-
-
 def test_a_clean_frame_has_no_findings():
     assert profile(_frame(), target="y", task="binary").findings == []
 
@@ -31,31 +22,31 @@ def test_a_clean_frame_has_no_findings():
 def test_constant_column():
     p = profile(_frame(c=np.full(N, 7), two=np.r_[np.zeros(N - 20), np.ones(20)]),
                 target="y", task="binary")
-    finding = _one(p, "constant")
+    finding = one(p, "constant")
     assert (finding.column, finding.severity) == ("c", "warning")
-    assert _kinds(p, "two") == []
+    assert kinds(p, "two") == []
 
 
 def test_all_missing_column_is_constant_and_mostly_missing():
     p = profile(_frame(empty=np.full(N, np.nan)), target="y", task="binary")
-    assert sorted(_kinds(p, "empty")) == ["constant", "high_missing"]
+    assert sorted(kinds(p, "empty")) == ["constant", "high_missing"]
 
 
 @pytest.mark.parametrize(("ones", "found"), [(5, True), (10, False)])
 def test_near_constant_above_99_percent(ones, found):
     p = profile(_frame(rare=np.r_[np.zeros(N - ones), np.ones(ones)]), target="y", task="binary")
-    assert ("near_constant" in _kinds(p, "rare")) is found
+    assert ("near_constant" in kinds(p, "rare")) is found
     if found:
-        assert _one(p, "near_constant").value == pytest.approx(0.995)
+        assert one(p, "near_constant").value == pytest.approx(0.995)
 
 
 @pytest.mark.parametrize(("missing", "found"), [(510, True), (500, False)])
 def test_high_missing_above_half(missing, found):
     values = np.r_[np.full(missing, np.nan), rng.normal(size=N - missing)]
     p = profile(_frame(m=values), target="y", task="binary")
-    assert ("high_missing" in _kinds(p, "m")) is found
+    assert ("high_missing" in kinds(p, "m")) is found
     if found:
-        finding = _one(p, "high_missing")
+        finding = one(p, "high_missing")
         assert finding.severity == "warning" and finding.value == pytest.approx(0.51)
 
 
@@ -65,9 +56,9 @@ def test_duplicate_rows(repeats, severity):
     frame.iloc[N - repeats:] = frame.iloc[:repeats].to_numpy()
     p = profile(frame, target="y", task="binary")
     if severity is None:
-        assert "duplicate_rows" not in _kinds(p)
+        assert "duplicate_rows" not in kinds(p)
     else:
-        finding = _one(p, "duplicate_rows")
+        finding = one(p, "duplicate_rows")
         assert (finding.severity, finding.value, finding.column) == (severity, repeats, None)
         assert p.duplicate_rows == repeats
 
@@ -79,7 +70,7 @@ def test_identifier_like_columns():
     )
     p = profile(frame, target="y", task="binary", entity="engine")
     assert set(p.flagged("identifier")) == {"row_id", "code"}
-    assert _kinds(p, "code") == ["identifier"]  # not also high-cardinality
+    assert kinds(p, "code") == ["identifier"]  # not also high-cardinality
 
 
 def test_a_few_rows_are_not_identifiers():
@@ -96,8 +87,8 @@ def test_high_cardinality_text(distinct, rows, found):
         "y": np.arange(rows) % 2,
     })
     p = profile(frame, target="y", task="binary")
-    assert ("high_cardinality" in _kinds(p, "city")) is found
-    assert "identifier" not in _kinds(p)
+    assert ("high_cardinality" in kinds(p, "city")) is found
+    assert "identifier" not in kinds(p)
 
 
 @pytest.mark.parametrize(("positives", "found"), [(150, True), (250, False)])
@@ -106,9 +97,9 @@ def test_binary_class_imbalance(positives, found):
     p = profile(frame, target="y", task="binary")
     assert p.target.imbalance_ratio == pytest.approx((N - positives) / positives)
     assert p.target.minority_share == pytest.approx(positives / N)
-    assert ("class_imbalance" in _kinds(p)) is found
+    assert ("class_imbalance" in kinds(p)) is found
     if found:
-        finding = _one(p, "class_imbalance")
+        finding = one(p, "class_imbalance")
         assert finding.severity == "warning" and finding.value == pytest.approx(850 / 150)
         assert "5.7x" in finding.message
 
@@ -117,18 +108,18 @@ def test_multiclass_imbalance_is_judged_against_a_balanced_split():
     balanced = np.arange(1200) % 6  # each class 16.7%: balanced for six classes
     p = profile(pd.DataFrame({"y": balanced, "x": rng.normal(size=1200)}), target="y",
                 task="multiclass")
-    assert "class_imbalance" not in _kinds(p)
+    assert "class_imbalance" not in kinds(p)
     skewed = np.r_[np.zeros(30), np.ones(320), np.full(325, 2), np.full(325, 3)].astype(int)
     p = profile(pd.DataFrame({"y": skewed}), target="y", task="multiclass")
-    assert _one(p, "class_imbalance").value == pytest.approx(325 / 30)
+    assert one(p, "class_imbalance").value == pytest.approx(325 / 30)
 
 
 def test_single_class_target_is_an_error():
     p = profile(_frame(y=np.ones(N, dtype=int)), target="y", task="binary")
-    finding = _one(p, "single_class")
+    finding = one(p, "single_class")
     assert finding.severity == "error" and p.has_errors
     assert p.findings[0] is finding  # errors come first
-    assert "single_class" not in _kinds(profile(_frame(), target="y", task="binary"))
+    assert "single_class" not in kinds(profile(_frame(), target="y", task="binary"))
 
 
 def test_single_value_regression_target_is_not_a_class_problem():
@@ -138,16 +129,16 @@ def test_single_value_regression_target_is_not_a_class_problem():
 
 def test_binary_task_with_three_classes_is_an_error():
     p = profile(_frame(y=np.arange(N) % 3), target="y", task="binary")
-    assert _one(p, "class_count").severity == "error"
+    assert one(p, "class_count").severity == "error"
 
 
 def test_missing_target_values_are_noted():
     y = np.r_[np.full(3, np.nan), np.zeros(N // 2), np.ones(N // 2 - 3)]
     p = profile(_frame(y=y), target="y", task="binary")
-    finding = _one(p, "missing_target")
+    finding = one(p, "missing_target")
     assert (finding.severity, finding.value, finding.column) == ("info", 3, "y")
     assert p.target.missing == 3
-    assert "missing_target" not in _kinds(profile(_frame(), target="y", task="binary"))
+    assert "missing_target" not in kinds(profile(_frame(), target="y", task="binary"))
 
 
 def test_findings_are_sorted_most_severe_first():

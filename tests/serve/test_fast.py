@@ -128,7 +128,7 @@ def test_the_steps_that_matter_are_in_the_compiled_pipeline():
 
 def test_tree_models_take_float_and_linear_models_double():
     # LightGBM's thresholds are often values seen in training; compared in double
-    # with a threshold rounded to float they flip rows (see converters._choose).
+    # with a threshold rounded to float they flip rows (see onnx_model.choose).
     for model, params, wanted in (("lightgbm", FEW_TREES, "float"), ("linear", None, "double")):
         pipeline, card, _ = trained("binary", model, params=params)
         built = converters.build(pipeline, card.schema, card.task, card.classes)

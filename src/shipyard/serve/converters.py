@@ -1,4 +1,5 @@
-"""A fitted pipeline as one ONNX graph: preparation steps written here, the model by skl2onnx.
+"""A fitted pipeline as one ONNX graph: preparation steps written here, the model step
+by skl2onnx (:mod:`shipyard.serve.onnx_model`).
 
 The graph has one ``[N, 1]`` input per schema column (double for numeric kinds,
 string for text) and one output: ``proba`` (``[N, classes]``, in the card's
@@ -25,7 +26,7 @@ from typing import Any
 import numpy as np
 import onnx
 import pandas as pd
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
 from sklearn.base import is_classifier
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_selection import SelectorMixin
@@ -43,59 +44,22 @@ from shipyard.metrics import REGRESSION
 from shipyard.prepare.dates import DateFeatures
 from shipyard.prepare.outliers import Clipper
 from shipyard.schema import Schema
-from shipyard.serve.fast import PROBA, VALUE, ModelStepFailed, NotCompilable
+from shipyard.serve.fast import PROBA, VALUE, NotCompilable
+from shipyard.serve.onnx_graph import (
+    DOUBLE,
+    FLOAT,
+    ML,
+    MODEL_INPUT,
+    Graph,
+    describe,
+    first_line,
+)
+from shipyard.serve.onnx_model import choose, convert, join
 
-OPSET = {"": 17, "ai.onnx.ml": 3}  # what ONNX Runtime 1.20+ and skl2onnx 1.17+ both handle
-ML = "ai.onnx.ml"
-MODEL_INPUT = "shipyard.model_input"  # metadata: the type the model step takes
-DOUBLE, FLOAT = "double", "float"  # what the model step takes
 _UNSEEN = "\x00shipyard: a value never seen\x00"  # probes what encoders do with new values
 _ENCODERS = (OneHotEncoder, OrdinalEncoder, TargetEncoder)
 _DATES = ("column '{}' is a date-time; ONNX has no date type, so the date features must be "
           "computed in Python")
-
-
-class Graph:
-    """Nodes and constants being collected, with unique tensor names."""
-
-    def __init__(self, blocks: str = DOUBLE) -> None:
-        self.nodes: list[onnx.NodeProto] = []
-        self.constants: list[onnx.TensorProto] = []
-        self.opsets: dict[str, int] = dict(OPSET)
-        # The type of the ColumnTransformer's output blocks. Steps compute in double
-        # either way; float blocks save the model's input a full-size cast.
-        self.blocks = blocks
-        self._count = 0
-
-    @property
-    def block_type(self) -> int:
-        return TensorProto.FLOAT if self.blocks == FLOAT else TensorProto.DOUBLE
-
-    def name(self, hint: str) -> str:
-        self._count += 1
-        return f"{hint}_{self._count}"
-
-    def const(self, hint: str, value) -> str:
-        name = self.name(hint)
-        self.constants.append(numpy_helper.from_array(np.asarray(value), name))
-        return name
-
-    def op(self, op_type: str, inputs: list[str], *, out: str | None = None,
-           domain: str = "", **attrs) -> str:
-        out = out or self.name(op_type.lower())
-        self.nodes.append(helper.make_node(op_type, inputs, [out], name=self.name(op_type),
-                                           domain=domain, **attrs))
-        return out
-
-    def concat(self, tensors: list[str]) -> str:
-        return tensors[0] if len(tensors) == 1 else self.op("Concat", tensors, axis=1)
-
-    def columns(self, x: str, indices, width: int) -> str:
-        """``x[:, indices]``; ``x`` itself when that is every column in order."""
-        indices = np.asarray(indices, dtype=np.int64)
-        if np.array_equal(indices, np.arange(width)):
-            return x
-        return self.op("Gather", [x, self.const("columns", indices)], axis=1)
 
 
 def build(pipeline, schema: Schema, task: str, classes: tuple,
@@ -109,23 +73,23 @@ def build(pipeline, schema: Schema, task: str, classes: tuple,
         name, step = transforms[0] if transforms else (model_name, model)
         if schema.dates and isinstance(step, DateFeatures):
             raise NotCompilable(_DATES.format(schema.dates[0]))
-        raise NotCompilable(f"{_describe(name, step)} has no ONNX converter")
+        raise NotCompilable(f"{describe(name, step)} has no ONNX converter")
     if schema.dates:
         raise NotCompilable(_DATES.format(schema.dates[0]))
     classifier = task != REGRESSION
     if classifier != is_classifier(model):
-        raise NotCompilable(f"{_describe(model_name, model)} is not a "
+        raise NotCompilable(f"{describe(model_name, model)} is not a "
                             f"{'classifier' if classifier else 'regressor'}")
     converted = None
     if dtype is None:
         width = _prepare(Graph(), transforms, schema)[1]
-        dtype, converted = _choose(model_name, model, width, classifier)
+        dtype, converted = choose(model_name, model, width, classifier)
     only_selection = all(isinstance(step, SelectorMixin) for _, step in transforms[1:])
     g = Graph(FLOAT if dtype == FLOAT and only_selection else DOUBLE)
     x, width = _prepare(g, transforms, schema)
     if converted is None:
-        converted = _convert(model_name, model, width, classifier, dtype)
-    output = _join(g, model_name, model, converted, x, dtype, classes)
+        converted = convert(model_name, model, width, classifier, dtype)
+    output = join(g, model_name, model, converted, x, dtype, classes)
     return _assemble(g, schema, output, task, dtype)
 
 
@@ -151,10 +115,6 @@ def _steps(pipeline) -> tuple[list[tuple[str, Any]], tuple[str, Any]]:
     return active[:-1], active[-1]
 
 
-def _describe(path: str, step) -> str:
-    return f"step '{path}' ({type(step).__name__})"
-
-
 # -- the ColumnTransformer ------------------------------------------------------------
 
 
@@ -162,10 +122,10 @@ def _column_transformer(g: Graph, path: str, ct: ColumnTransformer,
                         schema: Schema) -> tuple[str, int]:
     names = [str(n) for n in getattr(ct, "feature_names_in_", [])]
     if names != schema.names:
-        raise NotCompilable(f"{_describe(path, ct)} was fitted on columns {names[:5]}, "
+        raise NotCompilable(f"{describe(path, ct)} was fitted on columns {names[:5]}, "
                             f"not the schema's {schema.names[:5]}")
     if getattr(ct, "sparse_output_", False):
-        raise NotCompilable(f"{_describe(path, ct)} makes a sparse matrix")
+        raise NotCompilable(f"{describe(path, ct)} makes a sparse matrix")
     kinds = {c.name: c.kind for c in schema.columns}
     blocks = []
     for name, transformer, spec in ct.transformers_:
@@ -188,7 +148,7 @@ def _column_transformer(g: Graph, path: str, ct: ColumnTransformer,
         if block[1]:  # a missing indicator with nothing to indicate adds no columns
             blocks.append(block)
     if not blocks:
-        raise NotCompilable(f"{_describe(path, ct)} outputs no columns")
+        raise NotCompilable(f"{describe(path, ct)} outputs no columns")
     return g.concat([b[0] for b in blocks]), sum(b[1] for b in blocks)
 
 
@@ -223,11 +183,11 @@ def _matrix_step(g: Graph, path: str, step, x: str, width: int) -> tuple[str, in
     if isinstance(step, SelectorMixin):
         keep = step.get_support(indices=True)
         if len(keep) == 0:
-            raise NotCompilable(f"{_describe(path, step)} keeps no column")
+            raise NotCompilable(f"{describe(path, step)} keeps no column")
         return g.columns(x, keep, width), len(keep)
     convert = _NUMERIC.get(type(step))  # exact types: a subclass may compute otherwise
     if convert is None:
-        raise NotCompilable(f"{_describe(path, step)} has no ONNX converter")
+        raise NotCompilable(f"{describe(path, step)} has no ONNX converter")
     return convert(g, path, step, x, width)
 
 
@@ -242,7 +202,7 @@ def _clipper(g: Graph, path: str, step: Clipper, x: str, width: int) -> tuple[st
 
 def _imputer(g: Graph, path: str, step: SimpleImputer, x: str, width: int) -> tuple[str, int]:
     if not _is_nan(step.missing_values) or step.add_indicator:
-        raise NotCompilable(f"{_describe(path, step)}: only missing_values=NaN without "
+        raise NotCompilable(f"{describe(path, step)}: only missing_values=NaN without "
                             "add_indicator is supported for numbers")
     fill = np.asarray(step.statistics_, dtype=np.float64)
     if not step.keep_empty_features:  # scikit-learn drops columns it learnt nothing for
@@ -281,7 +241,7 @@ def _minmax(g: Graph, path: str, step: MinMaxScaler, x: str, width: int) -> tupl
 def _indicator(g: Graph, path: str, step: MissingIndicator, x: str,
                width: int) -> tuple[str, int]:
     if not _is_nan(step.missing_values):
-        raise NotCompilable(f"{_describe(path, step)}: only missing_values=NaN is supported "
+        raise NotCompilable(f"{describe(path, step)}: only missing_values=NaN is supported "
                             "for numbers")
     _check_indicator(path, step)
     found = step.features_
@@ -293,7 +253,7 @@ def _indicator(g: Graph, path: str, step: MissingIndicator, x: str,
 
 def _check_indicator(path: str, step: MissingIndicator) -> None:
     if step.error_on_new and step.features == "missing-only":
-        raise NotCompilable(f"{_describe(path, step)} refuses new gaps (error_on_new=True); "
+        raise NotCompilable(f"{describe(path, step)} refuses new gaps (error_on_new=True); "
                             "ONNX cannot refuse a row")
 
 
@@ -315,7 +275,7 @@ def _text_block(g: Graph, path: str, transformer, chain: list, columns: list[str
         return _text_indicator(g, f"{path}/{chain[0][0]}", chain[0][1], columns)
     for step_name, step in chain:
         if type(step) not in (SimpleImputer, *_ENCODERS):
-            raise NotCompilable(f"{_describe(f'{path}/{step_name}', step)} has no ONNX "
+            raise NotCompilable(f"{describe(f'{path}/{step_name}', step)} has no ONNX "
                                 "converter for text columns")
     if not kinds or kinds[-1] not in _ENCODERS or any(k in _ENCODERS for k in kinds[:-1]):
         raise NotCompilable(f"step '{path}' does not end in one encoder, so its text "
@@ -355,7 +315,7 @@ def _known_values(path: str, encoder, j: int, markers: list[str]) -> list[str]:
     categories and the imputers' missing markers; any other is unseen."""
     categories = list(encoder.categories_[j])
     if not all(isinstance(c, str) for c in categories):
-        raise NotCompilable(f"{_describe(path, encoder)} has non-text categories for a "
+        raise NotCompilable(f"{describe(path, encoder)} has non-text categories for a "
                             "text column")
     return list(dict.fromkeys([*categories, *markers]))
 
@@ -375,7 +335,7 @@ def _lookup_tables(path: str, transformer, columns: list[str], keys: list[list[s
         seen_out = _dense(transformer.transform(known))
     except Exception as exc:
         raise NotCompilable(f"step '{path}' fails on its own categories: "
-                            f"{type(exc).__name__}: {_first_line(exc)}") from None
+                            f"{type(exc).__name__}: {first_line(exc)}") from None
     try:
         with warnings.catch_warnings():
             # OneHotEncoder(handle_unknown="ignore") warns of the unseen value it was
@@ -385,7 +345,7 @@ def _lookup_tables(path: str, transformer, columns: list[str], keys: list[list[s
             unseen_out = _dense(transformer.transform(unseen))
     except Exception as exc:
         raise NotCompilable(f"step '{path}' fails on values it never saw "
-                            f"({_first_line(exc)}), and ONNX cannot refuse a row") from None
+                            f"({first_line(exc)}), and ONNX cannot refuse a row") from None
     if seen_out.shape[1] != sum(widths):
         raise NotCompilable(f"step '{path}' makes {seen_out.shape[1]} columns, expected "
                             f"{sum(widths)}")
@@ -404,7 +364,7 @@ def _dense(matrix) -> np.ndarray:
 
 def _text_indicator(g: Graph, path: str, step: MissingIndicator, columns: list[str]):
     if step.missing_values != "":
-        raise NotCompilable(f"{_describe(path, step)}: only missing_values='' is supported "
+        raise NotCompilable(f"{describe(path, step)}: only missing_values='' is supported "
                             "for text")
     _check_indicator(path, step)
     found = [columns[j] for j in step.features_]
@@ -413,106 +373,6 @@ def _text_indicator(g: Graph, path: str, step: MissingIndicator, columns: list[s
     flags = [g.op("LabelEncoder", [c], domain=ML, keys_strings=[""], values_int64s=[1],
                   default_int64=0) for c in found]
     return g.op("Cast", [g.concat(flags)], to=g.block_type), len(found)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:300]
-
-
-# -- the model: converted by skl2onnx / onnxmltools, then joined on ------------------
-
-
-def _join(g: Graph, path: str, model, converted: onnx.ModelProto, x: str, dtype: str,
-          classes: tuple) -> str:
-    """Join the converted model on to the matrix ``x``; the name of its output."""
-    converted = onnx.compose.add_prefix(converted, "model/")
-    if g.blocks == dtype:
-        g.op("Identity", [x], out="model/features")
-    else:
-        g.op("Cast", [x], out="model/features", to=TensorProto.FLOAT)
-    g.nodes.extend(converted.graph.node)
-    g.constants.extend(converted.graph.initializer)
-    for opset in converted.opset_import:
-        g.opsets[opset.domain] = max(opset.version, g.opsets.get(opset.domain, 0))
-    outputs = [o.name for o in converted.graph.output]
-    if not classes:
-        return outputs[0]
-    proba = next((o for o in outputs if o.endswith("probabilities")), None)
-    if proba is None:
-        raise NotCompilable(f"{_describe(path, model)} converts without probabilities")
-    return _in_card_order(g, path, model, proba, classes)
-
-
-def _choose(path: str, model, width: int, classifier: bool) -> tuple[str, onnx.ModelProto]:
-    """The model's input type and its conversion.
-
-    Double unless the converter stores split thresholds as float (LightGBM's and
-    XGBoost's do, scikit-learn's trees too): a tree's threshold is often a value
-    seen in training, and a double equal to it is then compared with the
-    threshold rounded to float, which can send the row the wrong way. Fed floats,
-    equal values round alike. Converters that take no double get float."""
-    try:
-        converted = _convert(path, model, width, classifier, DOUBLE)
-    except ModelStepFailed:
-        return FLOAT, _convert(path, model, width, classifier, FLOAT)
-    if _float_thresholds(converted):
-        return FLOAT, _convert(path, model, width, classifier, FLOAT)
-    return DOUBLE, converted
-
-
-def _convert(path: str, model, width: int, classifier: bool, dtype: str) -> onnx.ModelProto:
-    from skl2onnx import convert_sklearn
-    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
-    from skl2onnx.common.exceptions import MissingConverter, MissingShapeCalculator
-
-    _register_models()
-    tensor = DoubleTensorType if dtype == DOUBLE else FloatTensorType
-    options = {id(model): {"zipmap": False}} if classifier else None
-    try:
-        with warnings.catch_warnings():
-            # skl2onnx reads SVC's Platt-scaling attributes, which scikit-learn 1.9
-            # deprecates along with probability=True; reading them is still right.
-            warnings.filterwarnings("ignore", message=r"Attribute `prob[AB]_` was deprecated",
-                                    category=FutureWarning)
-            return convert_sklearn(model, "model", [("features", tensor([None, width]))],
-                                   target_opset=OPSET, options=options)
-    except (MissingConverter, MissingShapeCalculator):
-        raise NotCompilable(f"{_describe(path, model)} has no ONNX converter") from None
-    except Exception as exc:  # a converter's own failure, whatever its type
-        raise ModelStepFailed(f"{_describe(path, model)} failed to convert ({dtype} "
-                              f"input): {type(exc).__name__}: {_first_line(exc)}") from None
-
-
-def _float_thresholds(model: onnx.ModelProto) -> bool:
-    for node in model.graph.node:
-        if node.op_type.startswith("TreeEnsemble"):
-            attributes = {a.name: a for a in node.attribute}
-            if "nodes_values" in attributes:  # the float form; doubles use ..._as_tensor
-                return True
-            splits = attributes.get("nodes_splits")  # ai.onnx.ml 5's TreeEnsemble
-            if splits is not None and splits.t.data_type == TensorProto.FLOAT:
-                return True
-    return False
-
-
-def _in_card_order(g: Graph, path: str, model, proba: str, classes: tuple) -> str:
-    """The probability columns, checked to be in the card's class order.
-
-    Refused rather than reordered: the Python path returns predict_proba's
-    columns as they are, and the two paths must agree."""
-    learnt = [_plain(c) for c in getattr(model, "classes_", [])]
-    wanted = [_plain(c) for c in classes]
-    if learnt != wanted:
-        what = "class order" if sorted(map(repr, learnt)) == sorted(map(repr, wanted)) \
-            else "classes"
-        raise NotCompilable(f"{_describe(path, model)} has the {what} {learnt}, the card "
-                            f"{wanted}")
-    return proba
-
-
-def _plain(value):
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def _assemble(g: Graph, schema: Schema, output: str, task: str,
@@ -536,7 +396,7 @@ def _assemble(g: Graph, schema: Schema, output: str, task: str,
     try:
         onnx.checker.check_model(model)
     except onnx.checker.ValidationError as exc:
-        raise NotCompilable(f"the ONNX graph is invalid: {_first_line(exc)}") from None
+        raise NotCompilable(f"the ONNX graph is invalid: {first_line(exc)}") from None
     return model
 
 
@@ -551,86 +411,3 @@ def _needed(nodes: list[onnx.NodeProto], output: str) -> list[onnx.NodeProto]:
     return keep[::-1]
 
 
-_registered = False
-
-
-def _register_models() -> None:
-    """Teach skl2onnx the boosting libraries' models (onnxmltools converts them),
-    and work around its HistGradientBoosting converter."""
-    global _registered
-    if _registered:
-        return
-    from lightgbm import LGBMClassifier, LGBMRegressor
-    from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm
-    from onnxmltools.convert.xgboost.operator_converters.XGBoost import convert_xgboost
-    from skl2onnx import update_registered_converter
-    from skl2onnx.common._registration import get_converter, get_shape_calculator
-    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-    from xgboost import XGBClassifier, XGBRegressor
-
-    from shipyard.train.estimators import LabelledXGBClassifier
-
-    options = {"nocl": [True, False], "zipmap": [True, False, "columns"]}
-    update_registered_converter(LGBMClassifier, "LightGbmLGBMClassifier",
-                                _float_classifier_shapes, convert_lightgbm, options=options)
-    update_registered_converter(LGBMRegressor, "LightGbmLGBMRegressor",
-                                _float_regressor_shapes, convert_lightgbm)
-    # LabelledXGBClassifier only decodes labels in Python; its classes_ already
-    # holds the original labels, which the converter writes into the graph.
-    for cls in (XGBClassifier, LabelledXGBClassifier):
-        update_registered_converter(cls, f"Shipyard{cls.__name__}", _float_classifier_shapes,
-                                    convert_xgboost, options=options)
-    update_registered_converter(XGBRegressor, "ShipyardXGBRegressor", _float_regressor_shapes,
-                                convert_xgboost)
-    for cls, allowed in ((HistGradientBoostingClassifier,
-                          {**options, "raw_scores": [True, False],
-                           "output_class_labels": [False, True]}),
-                         (HistGradientBoostingRegressor, {"raw_scores": [True, False]})):
-        alias = f"Sklearn{cls.__name__}"  # the names skl2onnx registered them under
-        update_registered_converter(cls, alias, get_shape_calculator(alias),
-                                    _ints_for_flags(get_converter(alias)), options=allowed)
-    _registered = True
-
-
-def _float_classifier_shapes(operator) -> None:
-    """skl2onnx's shapes, but float probabilities: the boosting libraries' tree
-    nodes put out float whatever the input type, where skl2onnx's calculator
-    would copy the input type."""
-    from skl2onnx.common.data_types import FloatTensorType
-    from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
-
-    calculate_linear_classifier_output_shapes(operator)
-    proba = operator.outputs[1]
-    proba.type = FloatTensorType(proba.type.shape)
-
-
-def _float_regressor_shapes(operator) -> None:
-    from skl2onnx.common.data_types import FloatTensorType
-    from skl2onnx.common.shape_calculator import calculate_linear_regressor_output_shapes
-
-    calculate_linear_regressor_output_shapes(operator)
-    value = operator.outputs[0]
-    value.type = FloatTensorType(value.type.shape)
-
-
-def _ints_for_flags(convert):
-    """skl2onnx 1.20 writes HistGradientBoosting's missing-value flags as NumPy
-    booleans, which ONNX's integer-list attributes refuse; this writes 0/1."""
-
-    def converter(scope, operator, container):
-        add_node = container.add_node
-
-        def add(*args, **attrs):
-            for key, value in attrs.items():
-                if isinstance(value, list) and any(isinstance(v, bool | np.bool_)
-                                                   for v in value):
-                    attrs[key] = [int(v) for v in value]
-            return add_node(*args, **attrs)
-
-        container.add_node = add
-        try:
-            convert(scope, operator, container)
-        finally:
-            del container.add_node
-
-    return converter
