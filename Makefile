@@ -8,8 +8,9 @@ BIN := $(VENV)/bin
 # and compiling MLflow & co. on every start costs seconds.
 export UV_COMPILE_BYTECODE := 1
 
-# System tools the tests drive for real: wrk puts load on the live server.
-SYSTEM_PACKAGES := wrk
+# System tools the tests drive for real: wrk puts load on the live server;
+# Chromium (Debian's package, driven by Playwright) opens the live dashboard.
+SYSTEM_PACKAGES := wrk chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test install dev system clean

@@ -69,3 +69,5 @@ class LoadedModel:
     card: ModelCard
     onnx: bytes | None = None
     fast_note: str = ""
+    # The monitoring reference's files (see shipyard.monitor.reference), when it has one.
+    reference: dict[str, bytes] | None = None

@@ -110,12 +110,35 @@ def serve(project: ProjectArg = DEFAULT_PROJECT,
     _, alerts, _ = extras.build(loaded, workspace, model)
     if alerts is not None:
         alerts.close(timeout=0)
+    if loaded.monitor.log:
+        from shipyard.monitor.store import url_of
+
+        url_of(loaded, workspace)  # a monitor.store that cannot be parsed stops us here
     host, port = host or loaded.serve.host, port or loaded.serve.port
     workers = workers or loaded.serve.workers
     err.print(f"Serving {model.card.name} version {model.card.version} "
               f"({model.card.estimator}) on http://{host}:{port} with {workers} "
               f"worker{'s' if workers > 1 else ''}")
     worker.run(loaded.file or Path(project), host, port, workers)
+
+
+@app.command()
+@_guarded
+def monitor(project: ProjectArg = DEFAULT_PROJECT,
+            report: Annotated[Path | None, typer.Option(
+                help="Where to write the HTML report (default: the workspace's "
+                     "reports/monitoring.html).")] = None) -> None:
+    """Check the latest logged predictions for drift, data quality and live performance."""
+    from shipyard import spec
+    from shipyard.monitor import summary
+    from shipyard.workspace import Workspace
+
+    loaded = spec.load(project)
+    done = summary.monitor(loaded, Workspace.of(loaded), report)
+    out.print(done.table)
+    for note in done.notes:
+        err.print(f"Note: {note}", markup=False, soft_wrap=True)
+    out.print(f"Report: {done.report}", markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -190,6 +213,95 @@ def build(project: ProjectArg = DEFAULT_PROJECT,
     out.print("Next:")
     for step in done.next_steps:
         out.print(f"  {step}", markup=False, soft_wrap=True)
+
+
+@app.command()
+@_guarded
+def retrain(project: ProjectArg = DEFAULT_PROJECT,
+            force: Annotated[bool, typer.Option(
+                "--force", help="Train a challenger even when the policy does not call for "
+                                "one.")] = False) -> None:
+    """One retraining cycle: monitor; when the retrain policy triggers, train a
+    challenger on fresh data and promote it if it beats the champion on recent data.
+
+    Exit status: 0 when the cycle ran (promoted, not triggered, or the challenger
+    was not better), 1 when the challenger failed a gate, 2 when the cycle failed
+    (e.g. its query); the champion is unchanged unless it says "promoted"."""
+    from shipyard import spec
+    from shipyard.loop import retrain as cycle
+    from shipyard.loop.show import decision_table
+    from shipyard.progress import Bars
+
+    loaded = spec.load(project)
+    with Bars(err) as bars:
+        decision = cycle(loaded, force=force, progress=bars)
+    out.print(decision_table(decision), soft_wrap=True)
+    decision.check()  # a failed cycle or gate: an error with the exit status above
+
+
+@app.command()
+@_guarded
+def loop(project: ProjectArg = DEFAULT_PROJECT) -> None:
+    """Run retraining cycles on retrain.every or retrain.cron until stopped
+    (Ctrl-C or SIGTERM; a running cycle is finished first)."""
+    from shipyard import spec
+    from shipyard.loop import schedule
+
+    schedule.run(spec.load(project), say=lambda text: err.print(text, markup=False,
+                                                                soft_wrap=True))
+
+
+@app.command()
+@_guarded
+def promote(version: Annotated[str, typer.Argument(help="The version to make the champion.")],
+            reason: Annotated[str, typer.Option(help="Why (recorded with the version).")],
+            project: ProjectArg = DEFAULT_PROJECT) -> None:
+    """Make a registered version the champion; the current one becomes `previous`."""
+    from shipyard import registry, spec
+    from shipyard.workspace import Workspace
+
+    loaded = spec.load(project)
+    replaced = registry.promote(Workspace.of(loaded), loaded.name, version, reason)
+    out.print(f"Version {version} of {loaded.name} is the champion"
+              + (f"; version {replaced} is `previous`." if replaced else ".")
+              + " Servers following the registry switch to it.")
+
+
+@app.command()
+@_guarded
+def rollback(reason: Annotated[str, typer.Option(help="Why (recorded with the version).")],
+             project: ProjectArg = DEFAULT_PROJECT) -> None:
+    """Move the champion back to the previous version."""
+    from shipyard import registry, spec
+    from shipyard.workspace import Workspace
+
+    loaded = spec.load(project)
+    left, back = registry.rollback(Workspace.of(loaded), loaded.name, reason)
+    out.print(f"Rolled {loaded.name} back from version {left} to version {back}. Servers "
+              "following the registry switch to it.")
+
+
+export_app = typer.Typer(help="Write the project's pipeline for another tool.",
+                         no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("airflow")
+@_guarded
+def export_airflow(project: ProjectArg = DEFAULT_PROJECT,
+                   out_file: Annotated[Path | None, typer.Option(
+                       "--out", help="The DAG file (default: dags/shipyard_<project>.py beside "
+                                     "the project file).")] = None,
+                   command: Annotated[str | None, typer.Option(
+                       help="How Airflow's workers run Shipyard (default: this Python with "
+                            "-m shipyard).")] = None) -> None:
+    """Write an Airflow DAG that runs the monitor and retrain stages on the project's
+    retrain schedule."""
+    from shipyard import spec
+    from shipyard.loop.airflow import export
+
+    path = export(spec.load(project), out_file, command)
+    out.print(f"Wrote {path}", markup=False, soft_wrap=True)
 
 
 def _print_outcome(outcome) -> None:

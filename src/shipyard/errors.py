@@ -55,6 +55,10 @@ class RegistryError(ShipyardError):
     """The model registry has no usable model for the request."""
 
 
+class MonitorError(ShipyardError):
+    """Monitoring cannot judge the request: no logged predictions, no reference."""
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """Return ' (did you mean 'x'?)' for the closest choice, or ''."""
     close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)

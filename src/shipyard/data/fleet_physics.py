@@ -27,10 +27,18 @@ VARIANTS = {
     "PW1100G": (215, 12.0, 30.0),
     "CFM56-7B": (290, 35.0, 140.0),
     "LEAP-1B": (250, 5.0, 20.0),
+    # The smaller geared turbofan of the A220s that join the fleet in the new days
+    # (see fleet_change): a cooler, thriftier engine with a shorter life on wing.
+    "PW1500G": (200, -45.0, -280.0),
 }
 
 SENSORS = ["egt_c", "vibration_ips", "hpc_pressure_psi", "fan_speed_pct", "core_speed_pct",
            "fuel_flow_kgh", "oil_temp_c"]
+# Base shifts of the other sensors, by variant; a variant not listed has none.
+OTHER_SHIFTS = {
+    "PW1500G": {"vibration_ips": 0.15, "hpc_pressure_psi": -18.0, "fan_speed_pct": 3.0,
+                "core_speed_pct": -2.0, "oil_temp_c": 6.0},
+}
 # Per sensor: base; per unit of (throttle %, altitude kft, Mach 0.01, ambient C)
 # deviation from the reference cruise; wear effect at failure; noise sd; engine offset sd.
 _BASE = np.array([640.0, 0.5, 190.0, 86.0, 95.0, 1250.0, 88.0])
@@ -78,6 +86,18 @@ def wear(cycle: np.ndarray, life: np.ndarray, onset: np.ndarray, wear0: np.ndarr
     return wear0 + (1 - wear0) * shape
 
 
+def shifts(variants: np.ndarray) -> np.ndarray:
+    """Each variant's base shift of every sensor, one row per item of ``variants``."""
+    table = {}
+    for name in set(variants):
+        shift = np.zeros(len(SENSORS))
+        shift[0], shift[5] = VARIANTS[name][1:]
+        for sensor, value in OTHER_SHIFTS.get(name, {}).items():
+            shift[SENSORS.index(sensor)] = value
+        table[name] = shift
+    return np.array([table[v] for v in variants]).reshape(-1, len(SENSORS))
+
+
 def conditions(rng: np.random.Generator, block_hours: np.ndarray,
                day_of_year: np.ndarray) -> dict[str, np.ndarray]:
     """Cruise conditions of each flight, shared by its engines."""
@@ -101,7 +121,7 @@ def sensors(rng: np.random.Generator, cond: dict[str, np.ndarray], worn: np.ndar
     """Sensor readings, one row per engine per flight.
 
     ``cond`` holds per-reading conditions, ``worn`` the hidden wear, ``offset``
-    each reading's engine offsets, ``variant_shift`` (EGT, fuel) base shifts,
+    each reading's engine offsets, ``variant_shift`` base shifts (``shifts``),
     ``flight`` a flight index per reading and ``turbulent`` a per-flight spike
     size (0 on calm flights).
     """
@@ -110,8 +130,7 @@ def sensors(rng: np.random.Generator, cond: dict[str, np.ndarray], worn: np.ndar
                            cond["mach"] * 100, cond["ambient_temp_c"]]) - _REFERENCE
     values = _BASE + dev @ _REGIME.T + offset + np.outer(worn, _WEAR)
     values += rng.normal(0.0, 1.0, size=values.shape) * _NOISE
-    values[:, 0] += variant_shift[:, 0]
-    values[:, 5] += variant_shift[:, 1]
+    values += variant_shift
     vib = values[:, 1] + _LATE_VIBRATION * worn**3
     # Turbulence shakes the airframe, so both engines of a flight spike together.
     vib += turbulent[flight] * rng.uniform(0.85, 1.15, size=n)

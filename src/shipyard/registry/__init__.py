@@ -5,8 +5,11 @@ after the project. A run logs its parameters, metrics, the data snapshot as a
 dataset input, the report and the model with its :class:`ModelCard`, and, when
 it could be compiled, the model's ONNX form (``fast/model.onnx`` beside it). A
 model that passed its gates becomes a new version with the alias ``champion``;
-the version it replaces keeps the alias ``previous``. The store is the
-workspace's SQLite file unless the project file names a tracking server.
+the version it replaces keeps the alias ``previous``. A retraining cycle's
+model becomes a version with the alias ``challenger`` instead, and is promoted
+separately; :func:`rollback` moves ``champion`` back (see ``promotion``). The
+store is the workspace's SQLite file unless the project file names a tracking
+server.
 
 A version records the SHA-256 of each of its files when it is registered; a
 load copies the files, checks every digest, and only then unpickles the copy.
@@ -14,6 +17,7 @@ load copies the files, checks every digest, and only then unpickles the copy.
 
 from __future__ import annotations
 
+import getpass
 import logging
 import os
 import tempfile
@@ -26,14 +30,16 @@ from urllib.request import url2pathname
 
 from shipyard.card import LoadedModel, ModelCard
 from shipyard.errors import RegistryError
-from shipyard.registry import integrity, store
-from shipyard.registry.runs import FAST_FILE, FAST_TAG, NO_FAST, Run, open_run
+from shipyard.registry import integrity, promotion, store
+from shipyard.registry.promotion import CHALLENGER, CHAMPION, PREVIOUS
+from shipyard.registry.runs import FAST_FILE, FAST_TAG, NO_FAST, REFERENCE_DIR, Run, open_run
 from shipyard.workspace import Workspace
 
-__all__ = ["CHAMPION", "PREVIOUS", "Run", "artifact_paths", "champion_version", "load",
-           "load_version", "open_run", "register"]
+log = logging.getLogger("shipyard.registry")
 
-CHAMPION, PREVIOUS = "champion", "previous"
+__all__ = ["CHALLENGER", "CHAMPION", "PREVIOUS", "Run", "artifact_paths", "champion_since",
+           "champion_version", "load", "load_version", "open_run", "promote", "register",
+           "rollback", "run_json", "tag_run", "versions"]
 
 
 def _client(workspace: Workspace):
@@ -46,8 +52,11 @@ def _client(workspace: Workspace):
                                registry_uri=workspace.tracking_uri)
 
 
-def register(workspace: Workspace, name: str, run: Run) -> str:
-    """Make the run's logged model a new version of ``name`` and the champion.
+def register(workspace: Workspace, name: str, run: Run, *, promote: bool = True,
+             reason: str = "passed its gates in `shipyard run`", by: str | None = None) -> str:
+    """Make the run's logged model a new version of ``name``: the champion (the
+    champion it replaces becomes ``previous``) or, with ``promote=False``, the
+    ``challenger``, leaving the champion as it is.
 
     The version is created with the SHA-256 of each of its files (tag
     ``shipyard.sha256``) and whether it has an ONNX form (tag ``shipyard.fast_path``).
@@ -69,12 +78,94 @@ def register(workspace: Workspace, name: str, run: Run) -> str:
                             "not the ONNX model that was written; not registering it")
     tags = {"shipyard.run": run.id, integrity.TAG: integrity.encode(digests),
             FAST_TAG: run.fast_path}
+    if not promote and current is not None:
+        tags[promotion.PARENT] = current
     created = client.create_model_version(name, source=run.model_uri, run_id=run.id,
                                           model_id=run.model_id, tags=tags)
-    client.set_registered_model_alias(name, CHAMPION, created.version)
-    if current is not None:
-        client.set_registered_model_alias(name, PREVIOUS, current)
-    return str(created.version)
+    version = str(created.version)
+    if promote:
+        promotion.promote(client, name, version, reason, by or _who())
+    else:
+        client.set_registered_model_alias(name, CHALLENGER, version)
+    return version
+
+
+def promote(workspace: Workspace, name: str, version: str | int, reason: str,
+            by: str | None = None) -> str | None:
+    """Make ``version`` the champion; the champion it replaces becomes ``previous``.
+    Who, why and when are recorded on both versions' tags. Returns the replaced
+    version (None if there was no champion). On any failure the aliases stay as
+    they were (RegistryError)."""
+    return promotion.promote(_registered(workspace, name), name, str(version), reason,
+                             by or _who())
+
+
+def rollback(workspace: Workspace, name: str, reason: str,
+             by: str | None = None) -> tuple[str, str]:
+    """Move ``champion`` back to ``previous``; ``previous`` moves on to the version
+    that one had replaced, or is dropped. Returns (rolled back version, new
+    champion). A RegistryError, changing nothing, when there is nothing to roll
+    back to."""
+    return promotion.rollback(_registered(workspace, name), name, reason, by or _who())
+
+
+def versions(workspace: Workspace, name: str) -> list[dict]:
+    """Every version of ``name``, newest first: version, run_id, created (epoch s),
+    aliases, holdout metrics (from its run), parent (a challenger's champion),
+    promotion {at, by, reason, replaced}, replaced {by, at}, rollback {at, by,
+    reason, to}, restored_at and champion_since. Empty when nothing is registered."""
+    return promotion.versions(_client(workspace), name)
+
+
+def champion_since(workspace: Workspace, name: str) -> float | None:
+    """When the current champion became champion (promoted, restored by a rollback,
+    or registered), in epoch seconds; None without a champion."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        mv = _client(workspace).get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        return None
+    return promotion.since(mv.tags, mv.creation_timestamp)
+
+
+def run_json(workspace: Workspace, run_id: str, path: str):
+    """A JSON artifact of a run (e.g. the chosen model's parameters), or None when
+    the run has no such file."""
+    import mlflow.artifacts
+
+    try:
+        return mlflow.artifacts.load_dict(
+            f"{_client(workspace).get_run(run_id).info.artifact_uri}/{path}")
+    except Exception:  # an older run without the file, or an unreadable store
+        log.info("run %s has no readable %s", run_id, path, exc_info=True)
+        return None
+
+
+def tag_run(workspace: Workspace, run_id: str, tags: dict[str, str]) -> None:
+    """Add tags to a finished run (e.g. a challenger's, once its fate is decided)."""
+    client = _client(workspace)
+    for key, value in tags.items():
+        client.set_tag(run_id, key, str(value)[:5000])
+
+
+def _registered(workspace: Workspace, name: str):
+    from mlflow.exceptions import MlflowException
+
+    client = _client(workspace)
+    try:
+        client.get_registered_model(name)
+    except MlflowException as exc:
+        raise RegistryError(f"No registered model '{name}' in {workspace.tracking_uri}",
+                            hint="run `shipyard run` first") from exc
+    return client
+
+
+def _who() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in this environment (some containers)
+        return "unknown"
 
 
 def champion_version(workspace: Workspace, name: str) -> str | None:
@@ -147,12 +238,16 @@ def _load(workspace: Workspace, name: str, mv) -> LoadedModel:
             raise RegistryError(f"Cannot load version {mv.version} of '{name}'",
                                 details=[str(exc)[:500]]) from exc
         onnx = (local / FAST_FILE).read_bytes() if FAST_FILE in expected else None
+        prefix = f"{REFERENCE_DIR}/"
+        reference = {name.removeprefix(prefix): (local / name).read_bytes()
+                     for name in expected if name.startswith(prefix)} or None
     if "shipyard" not in meta:
         raise RegistryError(f"Version {mv.version} of '{name}' has no Shipyard model card",
                             hint="register models with `shipyard run`")
     card = ModelCard.from_dict(meta["shipyard"]).with_version(mv.version, mv.run_id)
     note = "" if onnx is not None else mv.tags.get(FAST_TAG, NO_FAST).removeprefix("python: ")
-    return LoadedModel(pipeline=pipeline, card=card, onnx=onnx, fast_note=note)
+    return LoadedModel(pipeline=pipeline, card=card, onnx=onnx, fast_note=note,
+                       reference=reference)
 
 
 @contextmanager

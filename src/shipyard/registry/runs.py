@@ -24,6 +24,8 @@ from shipyard.workspace import Workspace
 FAST_DIR, FAST_FILE = "fast", "fast/model.onnx"
 # "onnx", or "python: <why there is no ONNX form>"; on the run and on the version.
 FAST_TAG = "shipyard.fast_path"
+# What the model was trained and validated on, for monitoring: files in this folder.
+REFERENCE_DIR = "reference"
 NO_FAST = "python: no fast form was compiled at registration"
 
 
@@ -132,6 +134,19 @@ class Run:
                 mlflow.MlflowClient().log_model_artifact(self.model_id, str(path), FAST_DIR)
             self.fast_path, self.fast_sha256 = "onnx", hashlib.sha256(onnx).hexdigest()
         mlflow.set_tags({FAST_TAG: _short(self.fast_path, 5000)})
+
+
+    def log_reference(self, files: dict[str, bytes]) -> None:
+        """Store the monitoring reference's files in ``reference/`` in the logged
+        model's directory, so a registered version's digests cover them."""
+        import mlflow
+
+        if self.model_id is None:
+            raise RuntimeError("log_reference needs a logged model: call log_model first")
+        with tempfile.TemporaryDirectory(prefix="shipyard-reference-") as tmp:
+            for name, data in files.items():
+                (Path(tmp) / name).write_bytes(data)
+            mlflow.MlflowClient().log_model_artifacts(self.model_id, tmp, REFERENCE_DIR)
 
 
 @contextmanager

@@ -18,7 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from shipyard.card import LoadedModel
-from shipyard.serve import openapi, responses
+from shipyard.serve import feedback, openapi, responses
 from shipyard.serve.batching import Batcher
 from shipyard.serve.engine import Engine, engine_for
 from shipyard.serve.hot import HotPath
@@ -40,6 +40,8 @@ class State:
     metrics: Metrics
     keys: Any = None  # shipyard.serve.auth.Keys; None: everything open, admin routes off
     alerts: Any = None  # shipyard.serve.alerts.AlertSink
+    log: Any = None  # shipyard.serve.log.PredictionLog; None: predictions are not logged
+    monitoring: Any = None  # shipyard.serve.monitoring.Monitoring: passes and their gauges
     watcher: Any = None  # shipyard.serve.reload.Watcher
     optional: frozenset[str] = frozenset()  # keys a row may carry besides the inputs
     history: list[dict] = field(default_factory=list)  # versions served, newest last
@@ -62,11 +64,14 @@ class State:
 
 def create_app(model: LoadedModel, *, settings: Serve | None = None,
                max_rows: int | None = None, max_body_bytes: int | None = None,
-               source=None, keys=None, alerts=None, extra_routes: list | None = None):
+               source=None, keys=None, alerts=None, log=None,
+               extra_routes: list | None = None):
     """The ASGI app that serves ``model`` with ``settings`` (the project file's
     ``serve`` section). ``source`` (see :mod:`shipyard.serve.reload`) lets the
     app follow the registry's champion alias; ``keys`` guards routes; ``alerts``
-    receives every prediction."""
+    receives every prediction; ``log`` (a :class:`~shipyard.serve.log.PredictionLog`)
+    records them, gives them ids and takes their true labels at ``POST /feedback``.
+    The app closes ``log`` when it stops."""
     settings = settings or Serve()
     updates = {k: v for k, v in (("max_rows", max_rows), ("max_body_bytes", max_body_bytes))
                if v is not None}
@@ -76,9 +81,10 @@ def create_app(model: LoadedModel, *, settings: Serve | None = None,
     metrics = Metrics()
     engine = engine_for(model, settings.fast_path)
     batcher = Batcher(settings.batching, on_batch=metrics.batch)
-    state = State(engine, settings, batcher, metrics, keys=keys, alerts=alerts)
+    state = State(engine, settings, batcher, metrics, keys=keys, alerts=alerts, log=log)
     state.optional = _optional(engine)
     metrics.set_version(engine.card.version)
+    metrics.log = log
     state.history.append(_served(engine))
     if source is not None and settings.reload_interval > 0:
         from shipyard.serve.reload import Watcher
@@ -94,6 +100,7 @@ def create_app(model: LoadedModel, *, settings: Serve | None = None,
             Route("/metrics", metrics_endpoint, methods=["GET"]),
             Route("/openapi.json", openapi_endpoint, methods=["GET"]),
             Route("/admin/reload", reload_endpoint, methods=["POST"]),
+            *([Route("/feedback", feedback.endpoint, methods=["POST"])] if log else []),
             *(extra_routes or []),
         ],
         exception_handlers={HTTPException: http_error, Exception: internal_error},
@@ -122,6 +129,8 @@ class _lifespan:
     async def __aenter__(self) -> None:
         if self.state.watcher is not None:
             self.state.watcher.start()
+        if self.state.monitoring is not None:
+            self.state.monitoring.start()
 
     async def __aexit__(self, *exc) -> None:
         shutdown(self.state)
@@ -130,9 +139,13 @@ class _lifespan:
 def shutdown(state: State) -> None:
     if state.watcher is not None:
         state.watcher.stop()
+    if state.monitoring is not None:
+        state.monitoring.stop()
     if state.alerts is not None:
         state.alerts.close(timeout=5)
     state.batcher.close()
+    if state.log is not None:  # after the batcher: every answered request is queued by now
+        state.log.close(timeout=5)
 
 
 def _state(request: Request) -> State:
@@ -149,6 +162,11 @@ async def health(request: Request) -> Response:
     body = {"status": "ok", "model": responses.model_info(state.engine.card)}
     if state.watcher is not None and state.watcher.last_error:
         body["reload"] = state.watcher.last_error
+    if state.log is not None:
+        status = state.log.status()
+        body["prediction_log"] = {key: status[key] for key in ("ok", "error", "dropped")}
+    if state.monitoring is not None and state.monitoring.last_error:
+        body["monitoring"] = {"ok": False, "error": state.monitoring.last_error}
     return responses.json_response(body)
 
 
@@ -188,14 +206,19 @@ async def metrics_endpoint(request: Request) -> Response:
     state = _state(request)
     if state.alerts is not None:
         state.metrics.alert_counters(state.alerts)
-    return Response(state.metrics.exposition(), media_type=CONTENT_TYPE)
+    body = state.metrics.exposition()
+    if state.monitoring is not None:  # the latest pass's drift scores and live metrics
+        from starlette.concurrency import run_in_threadpool
+
+        body += await run_in_threadpool(state.monitoring.exposition)
+    return Response(body, media_type=CONTENT_TYPE)
 
 
 async def openapi_endpoint(request: Request) -> Response:
     state = _state(request)
     doc = openapi.document(state.engine.card, max_rows=state.settings.max_rows,
                            max_body_bytes=state.settings.max_body_bytes,
-                           alerts=state.alerts is not None)
+                           alerts=state.alerts is not None, feedback=state.log is not None)
     return responses.json_response(doc)
 
 

@@ -1,4 +1,4 @@
-"""The optional parts of a served project: API keys and alert rules."""
+"""The optional parts of a served project: API keys, alert rules and the prediction log."""
 
 from __future__ import annotations
 
@@ -16,3 +16,30 @@ def build(project, workspace, model):
     store = alerts.AlertStore(workspace.root / "alerts.db")
     sink = alerts.AlertSink(rules, store, model.card)
     return keys, sink, alerts.routes(store, keys)
+
+
+def prediction_log(project, workspace):
+    """The :class:`~shipyard.serve.log.PredictionLog` for ``project`` (``monitor.store``,
+    by default ``predictions.db`` in the workspace), or None when ``monitor.log`` is
+    false. The store is opened on the log's own thread: a store that is down does
+    not keep the server from starting (``/health`` says so)."""
+    if not project.monitor.log:
+        return None
+    from shipyard.monitor.store import url_of
+    from shipyard.serve.log import PredictionLog
+
+    return PredictionLog(url_of(project, workspace))
+
+
+def monitoring(project, workspace):
+    """(monitoring, dashboard routes) for a server whose predictions are logged: the
+    passes run every ``monitor.interval`` seconds, and ``/dashboard`` shows them. The
+    caller gives the monitoring its server's state once the app exists."""
+    from shipyard.monitor.store import url_of
+    from shipyard.serve import dashboard
+    from shipyard.serve.monitoring import LazyStore, Monitoring
+
+    store = LazyStore(url_of(project, workspace))
+    watch = Monitoring(project, workspace, store, None, project.monitor.interval)
+    return watch, dashboard.routes(store, workspace, project.name,
+                                   drift_share=project.monitor.drift.share)

@@ -3,12 +3,20 @@
 Per request: check the key and the content type, read the body, decode it
 (orjson), validate it into typed columns, queue it for the batcher, encode the
 answer. Anything else is passed to the Starlette app behind.
+
+Every answer carries an ``x-request-id`` header: the client's ``X-Request-ID``
+when it is a safe token, else a random one. With a prediction log, each
+``/predict`` item also carries ``request_id`` (``<id>-<row>``), the id under
+which the row is logged and under which ``POST /feedback`` takes its true label.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import random
+import re
 import time
 
 import orjson
@@ -22,6 +30,9 @@ log = logging.getLogger("shipyard.serve")
 ROUTES = {"/predict": "predict", "/invocations": "invocations"}
 THREAD_BYTES = 64 * 1024  # bodies above this are decoded off the event loop
 _JSON_HEADERS = [(b"content-type", b"application/json")]
+_SAFE_ID = re.compile(rb"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")  # safe in logs, URLs and headers
+_ids = random.Random()  # seeded from os.urandom; 64 random bits: a repeat is 1 in 2**64
+os.register_at_fork(after_in_child=_ids.seed)  # a forked worker must not repeat its parent's
 
 
 class HotPath:
@@ -44,16 +55,21 @@ class HotPath:
         state = self.state
         engine = state.engine  # this request finishes on this version, whatever happens
         headers = _JSON_HEADERS
-        rows = items = None
+        rows = items = base = None
         try:
-            _check_headers(state, scope["headers"])
-            body = await _read_body(receive, state.settings.max_body_bytes, scope["headers"])
+            base = _check_headers(state, scope["headers"])
+            body = await read_body(receive, state.settings.max_body_bytes, scope["headers"])
             if len(body) > THREAD_BYTES:
                 rows, batch = await asyncio.to_thread(_decode, state, engine, route, body)
             else:
                 rows, batch = _decode(state, engine, route, body)
             scores = await state.batcher.score(engine, batch)
             items = predict.items(engine.card, scores)
+            if state.log is not None:
+                base = base or _new_id()
+                if route == "predict":
+                    for i, item in enumerate(items):
+                        item["request_id"] = f"{base}-{i}"
             content = _encode(engine.card, route, items)
             status = 200
         except InputError as exc:
@@ -73,12 +89,19 @@ class HotPath:
             content = responses.dumps({"error": "internal error: the model failed on this "
                                                 "request; the server log has details",
                                        "details": []})
+        base = base or _new_id()
         await send({"type": "http.response.start", "status": status,
-                    "headers": [*headers, (b"content-length", str(len(content)).encode())]})
+                    "headers": [*headers, (b"x-request-id", base.encode()),
+                                (b"content-length", str(len(content)).encode())]})
         await send({"type": "http.response.body", "body": content})
-        state.metrics.answered(route, status, time.perf_counter() - started)
-        if items is not None and state.alerts is not None:
-            state.alerts.submit(rows, items)
+        elapsed = time.perf_counter() - started
+        state.metrics.answered(route, status, elapsed)
+        if items is not None:
+            if state.log is not None:
+                state.log.submit(base, time.time() - elapsed, engine.card.version, rows, items,
+                                 elapsed)
+            if state.alerts is not None:
+                state.alerts.submit(rows, items)
 
 
 def _decode(state, engine, route: str, body: bytes):
@@ -97,19 +120,33 @@ def _encode(card, route: str, items: list[dict]) -> bytes:
     return responses.encode(card, items)
 
 
-def _check_headers(state, headers) -> None:
+def _new_id() -> str:
+    return f"{_ids.getrandbits(64):016x}"
+
+
+def _check_headers(state, headers) -> str | None:
+    """Refuse a missing key or a wrong content type; the client's X-Request-ID if
+    it is a safe token (letters, digits and ._:- , at most 64)."""
     if state.keys is not None:
         denial = state.keys.check(headers, admin=False)
         if denial is not None:
             raise InputError(*denial)
+    content_type = request_id = None
     for name, value in headers:
         if name == b"content-type":
-            _check_content_type(value.decode("latin-1"))
-            return
-    raise InputError(415, "missing Content-Type: send the body as application/json")
+            if content_type is None:
+                content_type = value
+        elif name == b"x-request-id":
+            request_id = value
+    if content_type is None:
+        raise InputError(415, "missing Content-Type: send the body as application/json")
+    check_content_type(content_type.decode("latin-1"))
+    if request_id is not None and _SAFE_ID.fullmatch(request_id):
+        return request_id.decode()
+    return None
 
 
-def _check_content_type(header: str) -> None:
+def check_content_type(header: str) -> None:
     if header == "application/json":  # the common case, without splitting
         return
     media, *params = (part.strip().lower() for part in header.split(";"))
@@ -121,7 +158,7 @@ def _check_content_type(header: str) -> None:
             raise InputError(415, f"unsupported charset in {header!r}: JSON must be utf-8")
 
 
-async def _read_body(receive, limit: int, headers) -> bytes:
+async def read_body(receive, limit: int, headers) -> bytes:
     """The request body, refused with 413 as soon as it is known to be over ``limit``:
     from Content-Length before reading, else from the bytes actually received."""
     for name, value in headers:

@@ -1,5 +1,5 @@
 """Prometheus metrics of a server: requests, latency, batches, shed load, reloads,
-the model version and the alert sink's counters.
+the model version, the alert sink's counters and the prediction log's.
 
 Counting is plain Python arithmetic on the hot path: prometheus_client's
 multi-process values write to a memory-mapped file on every update, which cost
@@ -26,6 +26,8 @@ ROWS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 16384)
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 SHARE_ENV = "SHIPYARD_METRICS_DIR"
 ALERT_COUNTERS = ("submitted", "dropped", "recorded", "delivered", "failed", "errors")
+LOG_OUTCOMES = ("written", "duplicate", "dropped", "failed")
+LOG_FRESH_S = 5.0  # a worker's snapshot older than this (than the newest) says nothing of "up"
 
 _COUNTERS = {
     "requests": ("HTTP requests answered", ["route", "status"]),
@@ -49,6 +51,7 @@ class Metrics:
         self.histograms: dict[str, dict[tuple, list]] = {name: {} for name in _HISTOGRAMS}
         self.version = 0.0
         self.alerts = dict.fromkeys(ALERT_COUNTERS, 0)
+        self.log = None  # the PredictionLog, read at each snapshot
         self._lock = threading.Lock()  # the scoring thread counts batches too
         share = share if share is not None else os.environ.get(SHARE_ENV)
         self._share = Path(share) if share else None
@@ -103,6 +106,7 @@ class Metrics:
                 "histograms": {n: [[list(k), list(v)] for k, v in s.items()]
                                for n, s in self.histograms.items()},
                 "version": self.version, "alerts": dict(self.alerts), "time": time.time(),
+                **({"log": _log_numbers(self.log)} if self.log is not None else {}),
             }
 
     def exposition(self) -> bytes:
@@ -167,6 +171,31 @@ class _Collector:
         for counter in ALERT_COUNTERS:
             alerts.add_metric([counter], sum(s["alerts"].get(counter, 0) for s in self.snapshots))
         yield alerts
+        yield from _log_families(self.snapshots)
+
+
+def _log_numbers(log) -> dict:
+    status = log.status()
+    return {**{outcome: status[outcome] for outcome in LOG_OUTCOMES}, "up": int(status["ok"])}
+
+
+def _log_families(snapshots: list[dict]):
+    """Rows by outcome, summed over every worker that ever ran; up: 0 when the
+    store fails for any worker that is still publishing."""
+    logged = [s for s in snapshots if "log" in s]
+    if not logged:
+        return
+    rows = CounterMetricFamily("shipyard_prediction_log_rows", "Prediction log rows, by outcome: "
+                               "written, duplicate (id reused), dropped (queue full), "
+                               "failed (never written)",
+                               labels=["outcome"])
+    for outcome in LOG_OUTCOMES:
+        rows.add_metric([outcome], sum(s["log"][outcome] for s in logged))
+    yield rows
+    newest = max(s["time"] for s in logged)
+    up = min(s["log"]["up"] for s in logged if s["time"] >= newest - LOG_FRESH_S)
+    yield GaugeMetricFamily("shipyard_prediction_log_up",
+                            "1 when the prediction log's store takes writes, else 0", value=up)
 
 
 def _summed(per_snapshot) -> list[tuple[tuple, object]]:

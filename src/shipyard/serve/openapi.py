@@ -60,6 +60,9 @@ def _answer(description: str, schema: str | dict[str, Any],
     return answer
 
 
+REQUEST_ID = {"x-request-id": "The request's id: the client's X-Request-ID when it is a safe "
+                              "token (letters, digits, ._:-, at most 64), else a random one. "
+                              "Send a new one each time: a repeated id is logged once."}
 ERROR_HEADERS = {"401": {"WWW-Authenticate": "How to authenticate: Bearer."},
                  "503": {"Retry-After": "Seconds to wait before retrying."}}
 
@@ -148,8 +151,19 @@ def label_schema(card: ModelCard) -> dict[str, Any]:
     return {"enum": [plain(c) for c in card.classes], "description": "The predicted class."}
 
 
-def prediction_schema(card: ModelCard) -> dict[str, Any]:
-    """One item of ``predictions``, for the card's task."""
+def prediction_schema(card: ModelCard, ids: bool = False) -> dict[str, Any]:
+    """One item of ``predictions``, for the card's task; ``ids``: with its request id
+    (a server with a prediction log)."""
+    found = _prediction_schema(card)
+    if ids:
+        found["properties"]["request_id"] = {
+            "type": "string", "description": "This row's id in the prediction log: send its "
+                                             "true label to POST /feedback with it."}
+        found["required"].append("request_id")
+    return found
+
+
+def _prediction_schema(card: ModelCard) -> dict[str, Any]:
     if card.task == ANOMALY:
         threshold = "" if card.threshold is None else f" (here {card.threshold:.6g})"
         return _object({"prediction": label_schema(card), "score": {
@@ -214,7 +228,24 @@ def _alert() -> dict[str, Any]:
     })
 
 
-def schemas(card: ModelCard, max_rows: int, alerts: bool = False) -> dict[str, Any]:
+def _feedback_schemas(card: ModelCard, max_rows: int) -> dict[str, Any]:
+    item = _object({"request_id": {"type": "string", "minLength": 1, "maxLength": 200,
+                                   "pattern": r"^[A-Za-z0-9][A-Za-z0-9._:-]*$",
+                                   "description": "A request_id from a /predict answer."},
+                    "label": {**label_schema(card), "description": "The true value."}})
+    return {
+        "FeedbackRequest": _object({"feedback": _rows(item, max_rows)}),
+        "FeedbackAck": _object({
+            "received": {"type": "integer", "minimum": 1},
+            "stored": {"type": "integer", "minimum": 0, "description": "Labels new to the log."},
+            "unchanged": {"type": "integer", "minimum": 0,
+                          "description": "Labels the log already had (sent again)."}},
+            description="Every label is on disk."),
+    }
+
+
+def schemas(card: ModelCard, max_rows: int, alerts: bool = False,
+            feedback: bool = False) -> dict[str, Any]:
     model = _object({"name": {"type": "string"}, "version": {"type": ["string", "null"]}})
     reload_error = _object({"error": {"type": "string"}, "version": {"type": ["string", "null"]},
                             "at": {"type": "string"}})
@@ -223,7 +254,7 @@ def schemas(card: ModelCard, max_rows: int, alerts: bool = False) -> dict[str, A
         "Rows": _rows(_ref("Row"), max_rows),
         "PositionalRow": positional_schema(card),
         "Model": model,
-        "Prediction": prediction_schema(card),
+        "Prediction": prediction_schema(card, ids=feedback),
         "PredictResponse": _object(
             {"model": _ref("Model"),
              "predictions": {"type": "array", "items": _ref("Prediction"), "minItems": 1}},
@@ -233,7 +264,13 @@ def schemas(card: ModelCard, max_rows: int, alerts: bool = False) -> dict[str, A
             {"predictions": {"type": "array", "items": label_schema(card), "minItems": 1}},
             description="MLflow's answer: one prediction per row, in request order."),
         "Health": _object({"status": {"const": "ok"}, "model": _ref("Model"),
-                           "reload": _ref("ReloadError")}, ["status", "model"]),
+                           "reload": _ref("ReloadError"),
+                           "prediction_log": _object({
+                               "ok": {"type": "boolean"}, "error": {"type": ["string", "null"]},
+                               "dropped": {"type": "integer", "minimum": 0}},
+                               description="Whether predictions are being logged; dropped: "
+                                           "rows not logged (queue full).")},
+                          ["status", "model"]),
         "Ready": _object({"status": {"const": "ready"}, "model": _ref("Model")}),
         "Serving": _object({"path": {"enum": ["onnx", "python"]}, "note": {"type": "string"}},
                            ["path"], description="Which engine scores, and why not ONNX."),
@@ -262,6 +299,8 @@ def schemas(card: ModelCard, max_rows: int, alerts: bool = False) -> dict[str, A
     }
     if alerts:
         found["Alert"] = _alert()
+    if feedback:
+        found.update(_feedback_schemas(card, max_rows))
     return found
 
 
@@ -319,7 +358,7 @@ def _predict_operation(card: ModelCard, route: str, max_rows: int,
         "description": description,
         "security": _open_or_keyed(),
         "requestBody": {"required": True, "content": _content(body)},
-        "responses": {"200": _answer("The predictions.", answer), **errors},
+        "responses": {"200": _answer("The predictions.", answer, REQUEST_ID), **errors},
     }
 
 
@@ -373,8 +412,32 @@ def _alert_paths() -> dict[str, Any]:
     return {"/alerts": listing, "/alerts/{id}/ack": ack}
 
 
+def _feedback_path() -> dict[str, Any]:
+    return {"/feedback": {"post": {
+        "operationId": "feedback", "tags": ["predict"],
+        "summary": "Send the true labels of served predictions",
+        "description": "By the request_id of each /predict item. All or nothing; the same "
+                       "label again is accepted; the answer comes once the labels are on "
+                       "disk. Predictions are logged within about 0.2 s of their answer.",
+        "security": _open_or_keyed(),
+        "requestBody": {"required": True, "content": _content(_ref("FeedbackRequest"))},
+        "responses": {
+            "200": _answer("Stored.", "FeedbackAck"),
+            "400": _error("Malformed JSON.", "400"),
+            **_auth_errors(admin=False),
+            "404": _error("Request ids that no logged prediction has (listed).", "404"),
+            "409": _error("An id already has a different label; nothing was stored.", "409"),
+            "413": _error("The body or the number of items is over the server's limit.", "413"),
+            "415": _error("The Content-Type is not application/json.", "415"),
+            "422": _error("Not the documented shape, or a label of the wrong kind (the item "
+                          "is named).", "422"),
+            "500": _internal(),
+            "503": _error("The prediction log is unavailable; nothing was stored.", "503"),
+        }}}}
+
+
 def paths(card: ModelCard, max_rows: int, max_body_bytes: int,
-          alerts: bool = False) -> dict[str, Any]:
+          alerts: bool = False, feedback: bool = False) -> dict[str, Any]:
     found = {
         "/predict": {"post": _predict_operation(card, "predict", max_rows, max_body_bytes)},
         "/invocations": {"post": _predict_operation(card, "invocations", max_rows,
@@ -412,13 +475,16 @@ def paths(card: ModelCard, max_rows: int, max_body_bytes: int,
     }
     if alerts:
         found.update(_alert_paths())
+    if feedback:
+        found.update(_feedback_path())
     return found
 
 
 def document(card: ModelCard, *, max_rows: int, max_body_bytes: int,
-             alerts: bool = False) -> dict[str, Any]:
+             alerts: bool = False, feedback: bool = False) -> dict[str, Any]:
     """The whole OpenAPI document for a server of ``card``'s model; ``alerts`` adds
-    the alert routes (served when the project declares alert rules)."""
+    the alert routes (served when the project declares alert rules), ``feedback``
+    the request ids and ``POST /feedback`` (served with a prediction log)."""
     return {
         "openapi": OPENAPI_VERSION,
         "info": {"title": f"{card.name} ({card.task})", "version": card.version or "unregistered",
@@ -427,9 +493,9 @@ def document(card: ModelCard, *, max_rows: int, max_body_bytes: int,
                                 + ". Every refused request gets a 4xx "
                                 f"(or 503 with Retry-After when overloaded) whose body is "
                                 f"{{\"error\": one line, \"details\": [...]}}. {SECURITY_NOTE}"},
-        "paths": paths(card, max_rows, max_body_bytes, alerts),
+        "paths": paths(card, max_rows, max_body_bytes, alerts, feedback),
         "components": {
-            "schemas": schemas(card, max_rows, alerts),
+            "schemas": schemas(card, max_rows, alerts, feedback),
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer",
                            "description": "'Authorization: Bearer KEY'. " + SECURITY_NOTE},

@@ -21,7 +21,7 @@ METRICS_ENV = "SHIPYARD_METRICS_DIR"  # where workers share their metrics
 
 def app_for(project, model=None):
     """The app serving ``project``'s champion (``model`` if already loaded), following
-    the registry's alias, with the project's keys and alert rules."""
+    the registry's alias, with the project's keys, alert rules and prediction log."""
     from shipyard import registry
     from shipyard.serve import extras
     from shipyard.serve.app import create_app
@@ -31,9 +31,15 @@ def app_for(project, model=None):
     workspace = Workspace.of(project)
     model = model or registry.load(workspace, project.name)
     keys, alerts, routes = extras.build(project, workspace, model)
-    return create_app(model, settings=project.serve,
-                      source=RegistrySource(workspace, project.name),
-                      keys=keys, alerts=alerts, extra_routes=routes)
+    log = extras.prediction_log(project, workspace)
+    watch, board = extras.monitoring(project, workspace) if log else (None, [])
+    app = create_app(model, settings=project.serve,
+                     source=RegistrySource(workspace, project.name),
+                     keys=keys, alerts=alerts, log=log, extra_routes=[*routes, *board])
+    if watch is not None:
+        watch.state = app.state
+        app.state.monitoring = watch
+    return app
 
 
 def app_from_environment():

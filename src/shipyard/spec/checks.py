@@ -40,7 +40,27 @@ def _metrics(p: Project) -> list[Problem]:
     for i, gate in enumerate(p.gates.quality):
         if msg := _metric_problem(gate.metric, p.task) or _unlabelled_problem(p, gate.metric):
             out.append((("gates", "quality", i, "metric"), msg))
+    for i, trigger in enumerate(p.retrain.metrics):
+        if msg := _metric_problem(trigger.metric, p.task) or \
+                _unlabelled_problem(p, trigger.metric):
+            out.append((("retrain", "metrics", i, "metric"), msg))
+    if p.retrain.cron is not None and (msg := _cron_problem(p.retrain.cron)):
+        out.append((("retrain", "cron"), msg))
     return out
+
+
+def _cron_problem(expression: str) -> str | None:
+    fields = expression.split()
+    if len(fields) != 5:
+        return (f"expected a crontab schedule of 5 fields (minute hour day month weekday), "
+                f"got {len(fields)} in {expression!r}")
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(expression)
+    except ValueError as exc:
+        return f"not a valid crontab schedule {expression!r}: {exc}"
+    return None
 
 
 def _unlabelled_problem(p: Project, name: str) -> str | None:

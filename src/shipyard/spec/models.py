@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, PrivateAttr, model_validator
 
 from shipyard.spec.base import Strict
+from shipyard.spec.monitoring import Monitor, Retrain
 from shipyard.spec.options import Evaluate, Label, Prepare
 from shipyard.spec.serving import Serve
 
@@ -142,6 +143,8 @@ class Project(Strict):
     tuning: Tuning = Tuning()
     evaluate: Evaluate = Evaluate()
     serve: Serve = Serve()
+    monitor: Monitor = Monitor()
+    retrain: Retrain = Retrain()
     tracking: Tracking = Tracking()
     workspace: str = ".shipyard"
     seed: int = 0

@@ -44,9 +44,12 @@ class TrainResult:
     findings: list[dict] = field(default_factory=list)  # e.g. overfitting, as records
 
 
-def train(ds: Dataset, steps: list, project: Project, progress: Report = silent) -> TrainResult:
+def train(ds: Dataset, steps: list, project: Project, progress: Report = silent,
+          warm: dict[str, dict[str, Any]] | None = None) -> TrainResult:
     """``steps`` are the unfitted preparation steps (name, transformer or sampler)
-    that go before the model in every pipeline."""
+    that go before the model in every pipeline. ``warm`` maps a model's name to
+    parameters to start from (a champion's): tuning tries them first; a model
+    without a search space takes them, under the project file's own ``params``."""
     metric = METRICS[project.primary_metric]
     weighted = project.prepare.imbalance.method == "class_weight"
     patience = project.tuning.early_stopping
@@ -71,12 +74,13 @@ def train(ds: Dataset, steps: list, project: Project, progress: Report = silent)
                                   workers=_workers(len(folds)))
 
         space = _space(spec, project.task)
+        start = (warm or {}).get(spec.name) or {}
         if space:
             candidates.append(search.tune(spec.name, dict(spec.params), space,
                                           lambda p, f: score(p, f, quiet=True), metric,
-                                          project.tuning, project.seed, progress))
+                                          project.tuning, project.seed, progress, start))
         else:
-            candidates.append(score(dict(spec.params)))
+            candidates.append(score({**start, **spec.params}))
     best = _best(candidates, metric)
     model = _refit(maker(best.name), best, ds, progress)
     threshold = None

@@ -17,16 +17,21 @@ from shipyard.spec import Range, Tuning
 
 def tune(name: str, fixed: dict[str, Any], space: dict[str, Range | list],
          score: Callable[[dict[str, Any], Callable | None], Any], metric: Metric,
-         budget: Tuning, seed: int, progress: Report):
+         budget: Tuning, seed: int, progress: Report, start: dict[str, Any] | None = None):
     """The best candidate found for model ``name``; ``score(params, on_fold)``
     cross-validates one setting and returns a Candidate. With pruning on, a trial
     whose first folds score clearly worse than the median of earlier trials at the
-    same fold is stopped there."""
+    same fold is stopped there. ``start`` (a champion's parameters) is the first
+    trial, as far as its values lie in the space."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     pruner = (optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0)
               if budget.pruning else optuna.pruners.NopPruner())
     study = optuna.create_study(direction="maximize" if metric.greater_is_better else "minimize",
                                 sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruner)
+    first = {k: int(v) if isinstance(space[k], Range) and space[k].is_int else v
+             for k, v in (start or {}).items() if k in space and _inside(v, space[k])}
+    if first:  # warm start: the rest of the first trial's parameters are sampled
+        study.enqueue_trial(first)
     found: dict[int, Any] = {}
     step = f"Tuning {name}"
 
@@ -59,6 +64,18 @@ def tune(name: str, fixed: dict[str, Any], space: dict[str, Range | list],
     history = [t.value if t.state == optuna.trial.TrialState.COMPLETE else float("nan")
                for t in study.trials]
     return replace(best, trials=len(study.trials), history=history)
+
+
+def _inside(value: Any, space: Range | list) -> bool:
+    """Whether Optuna can take ``value`` as the space's own (else it warns and
+    the value would be a trial outside the space the project file declares)."""
+    if isinstance(space, list):
+        return value in space
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    if space.is_int and not float(value).is_integer():
+        return False
+    return space.low <= value <= space.high
 
 
 def _suggest(trial: optuna.Trial, name: str, space: Range | list) -> Any:

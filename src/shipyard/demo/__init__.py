@@ -1,0 +1,127 @@
+"""The embedded demo: an airline's predictive maintenance, end to end.
+
+``shipyard demo`` simulates a fleet into a DuckDB file, runs the life cycle on
+it (SQL with joins -> snapshot -> profile -> train -> evaluate -> gates ->
+registry), serves the champion over HTTP and asks it, over real HTTP requests,
+for the remaining useful life of every engine still on wing, flagging those
+that need an inspection. Then two more weeks go by (:mod:`.new_days`): the
+fleet changes, monitoring sees it, a challenger is trained and promoted, and
+the server switches to it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+
+import pandas as pd
+from rich.console import Console
+
+from shipyard import registry, spec
+from shipyard.data import fleet
+from shipyard.demo import show, traffic
+from shipyard.demo.new_days import Fortnight, fortnight
+from shipyard.demo.show import command
+from shipyard.demo.traffic import DATA_FILE
+from shipyard.errors import GateFailed, ShipyardError
+from shipyard.lifecycle import RunOutcome, run_project
+from shipyard.progress import Bars, Report
+from shipyard.serve.background import BackgroundServer, free_port
+
+INSPECT_BELOW = 30  # flights of predicted remaining life that call for an inspection
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    project_file: Path
+    outcome: RunOutcome
+    url: str
+    predictions: pd.DataFrame  # engine_id, predicted RUL, inspect flag (the first champion)
+    seconds: float
+    later: Fortnight | None = None  # the two weeks after, when the demo ran them
+    predictions_after: pd.DataFrame | None = None  # the same, by the champion after them
+
+
+def init_project(folder: Path, *, aircraft: int = 200, seed: int = 0, force: bool = False,
+                 progress: Report | None = None) -> Path:
+    """Write the demo's project file and simulate its fleet data beside it."""
+    folder = Path(folder)
+    path = folder / "shipyard.yaml"
+    if path.exists() and not force:
+        raise ShipyardError(f"{path} already exists", hint="use --force to overwrite it, or "
+                                                           "choose another folder")
+    if aircraft < 1:
+        raise ShipyardError(f"--aircraft must be at least 1, got {aircraft}")
+    folder.mkdir(parents=True, exist_ok=True)
+    if progress:
+        progress("Simulating the fleet", 0, 1)
+    tables = fleet.simulate(aircraft=aircraft, seed=seed)
+    fleet.write_duckdb(tables, folder / DATA_FILE)
+    if progress:
+        progress("Simulating the fleet", 1, 1)
+    path.write_text(files("shipyard.data").joinpath("fleet.yaml").read_text())
+    return path
+
+
+def run_demo(folder: Path, *, aircraft: int = 200, seed: int = 0, port: int | None = None,
+             keep_serving: bool = False, close_loop: bool = True, console: Console | None = None,
+             progress_console: Console | None = None) -> DemoResult:
+    from shipyard.serve.worker import app_for
+
+    console = console or Console()
+    started = time.perf_counter()
+    with Bars(progress_console or console) as bars:
+        path = init_project(folder, aircraft=aircraft, seed=seed, force=True, progress=bars)
+        project = spec.load(path)
+        outcome = run_project(project, bars)
+    if not outcome.passed:
+        raise GateFailed("The demo's model failed a gate and was not registered",
+                         details=[g.details for g in outcome.gates if not g.passed],
+                         hint=f"see the report: {outcome.report}")
+    model = registry.load(outcome.workspace, project.name)
+    host = project.serve.host
+    port = port or (project.serve.port if _is_free(host, project.serve.port) else free_port(host))
+    app = app_for(project, model)  # follows the champion alias, logs every prediction
+    with BackgroundServer(app, host, port) as server:
+        predictions = _inspections(project, outcome.snapshot.frame(), server.url, model.card)
+        result = DemoResult(path, outcome, server.url, predictions,
+                            time.perf_counter() - started)
+        show.first(console, result, INSPECT_BELOW)
+        if close_loop:
+            with Bars(progress_console or console) as bars:
+                later = fortnight(project, outcome.workspace, server.url, app.state,
+                                  aircraft=aircraft, seed=seed, progress=bars)
+            latest = traffic.rows_since(project, pd.Timestamp.min)
+            after = _inspections(project, latest, server.url, app.state.engine.card)
+            result = DemoResult(path, outcome, server.url, predictions,
+                                time.perf_counter() - started, later, after)
+            show.second(console, result, INSPECT_BELOW)
+        show.where(console, result)
+        if keep_serving:
+            console.print(f"\nThe API is running at [bold]{server.url}[/] (POST /predict, "
+                          "GET /dashboard, GET /health, GET /openapi.json). Ctrl-C to stop.",
+                          soft_wrap=True)
+            server.wait()
+    if not keep_serving:
+        console.print(f"\nThe API was stopped with the demo. Serve the champion again with: "
+                      f"[bold]{command()} serve {path}[/]", soft_wrap=True)
+    return result
+
+
+def _inspections(project, frame: pd.DataFrame, url: str, card) -> pd.DataFrame:
+    """The served RUL of every engine on wing, over HTTP, and whether to inspect it."""
+    rows = traffic.engines_on_wing(project, frame, project.root / DATA_FILE)
+    items = traffic.predict(url, rows, [*card.schema.names, project.entity])
+    predictions = pd.DataFrame({"engine_id": rows[project.entity].to_numpy(),
+                                "predicted_rul": [p["prediction"] for p in items]})
+    predictions["inspect"] = predictions["predicted_rul"] < INSPECT_BELOW
+    return predictions
+
+
+def _is_free(host: str, port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        return sock.connect_ex((host, port)) != 0

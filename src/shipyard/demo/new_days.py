@@ -1,0 +1,77 @@
+"""The demo's second act: two weeks later the fleet has changed, and the loop closes.
+
+A regional carrier's A220s join the fleet with an engine type it never had
+(``shipyard.data.fleet_change``). Their flights reach the served API; engine
+removals arrive in the database as ground truth; monitoring finds the drift
+and the worse live error; a retraining cycle trains a challenger on the fresh
+data, compares it with the champion on the same recent engines, promotes it,
+and the running server switches to it without a restart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from shipyard import loop, monitor, registry
+from shipyard.data import fleet
+from shipyard.demo import traffic
+from shipyard.monitor.store import LogStore
+from shipyard.monitor.summary import write_report
+from shipyard.progress import Report
+from shipyard.spec import Project
+from shipyard.workspace import Workspace
+
+NEW_DAYS = 14
+FIRST_DAYS = 60  # what init_project simulates
+
+
+@dataclass(frozen=True)
+class Fortnight:
+    rows_sent: int
+    labelled: int  # logged predictions whose ground truth arrived
+    check: dict  # the monitoring pass of the champion over the new days
+    decision: dict  # the retraining cycle's record
+    served_before: str
+    served_after: str
+    report: Path
+
+
+def fortnight(project: Project, workspace: Workspace, url: str, state, *, aircraft: int,
+              seed: int, progress: Report) -> Fortnight:
+    """Append the new days, send their flights through the API at ``url`` (served from
+    ``state``), monitor, retrain, and let the server follow the new champion."""
+    progress("Flying two more weeks", 0, 1)
+    _, new = fleet.simulate_new_days(aircraft, seed, days=FIRST_DAYS, new_days=NEW_DAYS)
+    fleet.append_duckdb(new, project.root / traffic.DATA_FILE)
+    since = pd.Timestamp(new["flights"]["flight_date"].min())
+    rows = traffic.rows_since(project, since)
+    progress("Flying two more weeks", 1, 1)
+    before = state.engine.card.version
+    columns = [*state.engine.card.schema.names, project.entity]
+    total = len(rows)
+    for start in range(0, total, traffic.BATCH * 10):
+        traffic.predict(url, rows.iloc[start:start + traffic.BATCH * 10], columns)
+        progress("Scoring the new flights over HTTP", min(start + traffic.BATCH * 10, total),
+                 total)
+    if state.log is not None:
+        state.log.flush(timeout=30)  # every answered row is in the log before it is judged
+    progress("Monitoring", 0, 1)
+    checked = monitor.check(project, workspace).to_dict()
+    progress("Monitoring", 1, 1)
+    decision = loop.retrain(project, progress=progress, by="shipyard demo").to_dict()
+    if state.watcher is not None:
+        state.watcher.check()  # at once, instead of at the next poll
+    store = LogStore.of(project, workspace)
+    try:
+        labelled = store.count(labelled=True)
+        champion = registry.load(workspace, project.name, registry.PREVIOUS) \
+            if decision["promoted"] else registry.load(workspace, project.name)
+        report = write_report(project, workspace, store, champion)
+    finally:
+        store.close()
+    return Fortnight(total, labelled, checked, decision, before, state.engine.card.version,
+                     report)
+

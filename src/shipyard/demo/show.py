@@ -1,0 +1,107 @@
+"""What the demo prints: the engines to inspect, the loop closing, where things are."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from shipyard.monitor.summary import table as pass_table
+
+
+def first(console: Console, result, inspect_below: int) -> None:
+    outcome, card = result.outcome, result.outcome.card
+    ev = outcome.evaluation
+    console.print(_flagged(result.predictions, inspect_below))
+    flagged = int(result.predictions["inspect"].sum())
+    console.print(
+        f"\n[bold]First deployment ready in {result.seconds:.0f} s[/]\n"
+        f"  Champion      {card.name} version {outcome.version} ({card.estimator}): holdout "
+        f"RMSE {ev.metrics['rmse']:.1f}, MAE {ev.metrics['mae']:.1f}, R² {ev.metrics['r2']:.3f} "
+        f"(constant predictor RMSE {ev.baseline_metrics['rmse']:.1f})\n"
+        f"  Flagged       {flagged} of {len(result.predictions)} engines on wing",
+        soft_wrap=True)
+
+
+def second(console: Console, result, inspect_below: int) -> None:
+    later = result.later
+    console.print(f"\n[bold]Two weeks later[/]: a regional carrier's A220s joined the fleet "
+                  f"with PW1500G engines, a type the champion never saw. "
+                  f"{later.rows_sent:,} new flights were scored over HTTP; "
+                  f"{later.labelled:,} predictions got their ground truth from engine "
+                  "removals.", soft_wrap=True)
+    console.print(pass_table(later.check))
+    decision = later.decision
+    console.print(_decision(decision))
+    after = result.predictions_after
+    flagged = int(after["inspect"].sum())
+    console.print(
+        f"\n[bold]Shipyard demo finished in {result.seconds:.0f} s[/]\n"
+        f"  Served        version {later.served_before} -> version {later.served_after} "
+        "(switched without a restart)\n"
+        f"  Flagged now   {flagged} of {len(after)} engines on wing "
+        f"(predicted RUL under {inspect_below} flights)", soft_wrap=True)
+
+
+def _decision(decision: dict) -> Table:
+    table = Table(title=f"Retraining: {decision['outcome']}", min_width=72)
+    for name in ("", "version", f"{decision['metric']} on the recent holdout"):
+        table.add_column(name, justify="left" if not name else "right")
+    table.add_row("champion", str(decision["champion"]), _score(decision["champion_score"]))
+    table.add_row("challenger", str(decision["challenger"] or "-"),
+                  _score(decision["challenger_score"]))
+    rows = decision.get("holdout_rows")
+    table.caption = ("; ".join(decision["reasons"]) or "not triggered") + (
+        f"; {rows:,} recent rows of engines neither model trained on" if rows else "")
+    return table
+
+
+def _score(value) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _flagged(predictions, inspect_below: int) -> Table:
+    flagged = predictions[predictions["inspect"]]
+    table = Table(title=f"Engines to inspect: predicted RUL under {inspect_below} flights",
+                  min_width=56)
+    table.add_column("engine")
+    table.add_column("predicted RUL", justify="right")
+    for row in flagged.sort_values("predicted_rul").head(10).itertuples():
+        table.add_row(str(row.engine_id), f"{row.predicted_rul:.0f}")
+    return table
+
+
+def where(console: Console, result) -> None:
+    outcome, ws = result.outcome, result.outcome.workspace
+    lines = [f"  Project file  {result.project_file}",
+             f"  Run report    {outcome.report}"]
+    if result.later is not None:
+        decision = result.later.decision
+        if decision.get("report"):
+            lines.append(f"  Challenger    {decision['report']}")
+        lines.append(f"  Monitoring    {result.later.report}  (again: {command()} monitor "
+                     f"{result.project_file})")
+    lines += [f"  MLflow store  {ws.tracking_uri}  (browse it: {command()} ui "
+              f"{result.project_file})",
+              f"  API           {result.url}  (POST /predict, POST /feedback, GET /health, "
+              "GET /openapi.json)",
+              f"  Dashboard     {result.url}/dashboard"]
+    console.print("\n".join(lines), soft_wrap=True)
+
+
+def command() -> str:
+    """How the user can run shipyard from here: plain ``shipyard`` when it is on the
+    PATH, else the script in the environment this runs in (``make demo`` does not
+    activate its virtual environment)."""
+    if shutil.which("shipyard"):
+        return "shipyard"
+    script = Path(sys.executable).parent / "shipyard"
+    if not script.exists():
+        return f"{sys.executable} -m shipyard"
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)

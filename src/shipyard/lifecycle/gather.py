@@ -1,0 +1,106 @@
+"""Getting a run's rows: extract (or take a challenge's), derive the label,
+profile, choose features, split into training and holdout rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from shipyard import data, evaluate, prepare, profile, train
+from shipyard.data import Snapshot
+from shipyard.metrics import ANOMALY, BINARY
+from shipyard.prepare import labels
+from shipyard.progress import Report
+from shipyard.spec import Project
+from shipyard.workspace import Workspace
+
+if TYPE_CHECKING:
+    from shipyard.lifecycle import Challenge
+
+
+@dataclass(frozen=True)
+class Gathered:
+    profile: profile.Profile | None  # None without a target (an unlabelled anomaly task)
+    ds: prepare.Dataset  # every labelled row of the main query
+    fit: prepare.Dataset  # what training sees
+    held: prepare.Dataset  # what judges the final model
+    snapshot: Snapshot
+    held_rows: pd.DataFrame | None = None  # a Challenge's holdout as extracted (all columns)
+
+
+def gather(project: Project, ws: Workspace, run, progress: Report,
+            challenge: Challenge | None = None) -> Gathered:
+    """Extract, derive the label, profile, choose features, split; and keep the
+    snapshot(s) only once the rows are known to be usable."""
+    if challenge is None:
+        table = data.extract(project, lambda rows: progress("Extracting rows", rows, None))
+    else:
+        table = challenge.table
+    progress("Extracting rows", table.num_rows, table.num_rows)
+    frame = data.to_frame(table)
+    if project.label:
+        frame = labels.derive(frame, project.label, project.entity, project.time,
+                              project.target)
+    prof = None
+    if project.target is not None:  # the profile is of features against a target
+        progress("Profiling", 0, 1)
+        # labelled anomalies are profiled as the binary target they are
+        prof = profile.profile(frame, target=project.target,
+                               task=BINARY if project.task == ANOMALY else project.task,
+                               entity=project.entity, time=project.time, seed=project.seed)
+        progress("Profiling", 1, 1)
+    ds = prepare.dataset(frame, project, leave_out=_not_features(prof))
+    test_table, held_rows = None, None
+    if challenge is not None:
+        fit_rows, holdout_rows, scored = challenge.split(ds)
+        fit, held = ds.take(fit_rows), replace(ds.take(holdout_rows), scored=scored)
+        # the same rows as the dataset's: those with a target, in order
+        rows = frame if project.target is None else \
+            frame.loc[frame[project.target].notna()].reset_index(drop=True)
+        held_rows = rows.iloc[holdout_rows].reset_index(drop=True)
+    elif project.source.test_query:
+        test_table = data.extract(project, test=True)
+        fit, held = ds, prepare.holdout(data.to_frame(test_table), project, ds)
+    else:
+        fit_rows, holdout_rows = train.holdout(ds, project.split_strategy,
+                                               project.split.holdout, project.seed)
+        fit, held = ds.take(fit_rows), ds.take(holdout_rows)
+    snap = data.store(table, project, ws)
+    run.set_tags({"shipyard.snapshot": snap.digest})
+    run.log_dataset(frame, snap.data_file, snap.digest, project.target)
+    if test_table is not None:
+        run.set_tags({"shipyard.snapshot.test": data.store(test_table, project, ws,
+                                                           test=True).digest})
+    return Gathered(prof, ds, fit, held, snap, held_rows)
+
+
+def evaluate_held(project: Project, got: Gathered, result, progress: Report):
+    progress("Evaluating on the holdout", 0, 1)
+    fit, held = got.fit, got.held
+    segments = None if held.segments is None else pd.Series(held.segments,
+                                                            name=project.evaluate.segment)
+    labelled = held.labelled
+    ev = evaluate.evaluate(result.model, held.X, held.y if labelled else None,
+                           task=project.task,
+                           baseline=evaluate.baseline_for(project.task, fit.X, fit.y)
+                           if labelled else None,
+                           positive=got.ds.positive, threshold=result.threshold,
+                           segments=segments if labelled else None,
+                           importance=project.evaluate.importance and labelled,
+                           seed=project.seed, scored=held.scored)
+    progress("Evaluating on the holdout", 1, 1)
+    return ev
+
+
+def _not_features(prof) -> dict[str, str]:
+    """Columns the profile found unfit to be features, with the reason."""
+    if prof is None:
+        return {}
+    reasons = {"identifier": "it looks like an identifier", "constant": "it is constant",
+               "leakage": "it alone predicts the target almost perfectly (a leakage suspect)"}
+    return {f.column: reasons[f.kind] for f in prof.findings
+            if f.kind in reasons and f.column is not None}
+
+

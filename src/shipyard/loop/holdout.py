@@ -1,0 +1,63 @@
+"""The recent holdout: the rows on which the champion and a challenger are compared.
+
+Both must be judged on what the model will meet next, which is what came in
+last: ``retrain.recent.share`` of the entities seen in the last
+``retrain.recent.span`` of the data (its latest time, not the wall clock) are
+held out. All of their rows are kept from training, so the challenger has
+never seen them; their rows within the span are scored, the earlier ones are
+context (an entity's history, which window features need). Without an entity,
+a share of the recent rows is held out; without a time column, every row counts
+as recent.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from shipyard.errors import DataError
+from shipyard.prepare import Dataset
+from shipyard.spec.monitoring import Recent, seconds
+
+
+def recent(ds: Dataset, policy: Recent, seed: int) -> tuple[np.ndarray, np.ndarray,
+                                                             np.ndarray | None]:
+    """(training rows, holdout rows, which holdout rows are scored) of ``ds``."""
+    in_span = np.ones(len(ds), dtype=bool) if ds.times is None else \
+        _in_span(ds.times, policy.span)
+    rng = np.random.default_rng(seed)
+    if ds.groups is not None:
+        entities = pd.unique(ds.groups[in_span])
+        chosen = rng.choice(entities, size=_count(len(entities), policy.share, "entities"),
+                            replace=False)
+        held = np.isin(ds.groups, chosen)
+    else:
+        candidates = np.flatnonzero(in_span)
+        held = np.zeros(len(ds), dtype=bool)
+        held[rng.choice(candidates, size=_count(len(candidates), policy.share, "rows"),
+                        replace=False)] = True
+    if held.all():
+        raise DataError("The recent holdout would take every row, leaving none to train on",
+                        hint="lower retrain.recent.share or widen retrain.window")
+    holdout_rows = np.flatnonzero(held)
+    scored = in_span[holdout_rows]
+    return np.flatnonzero(~held), holdout_rows, None if scored.all() else scored
+
+
+def _in_span(times: np.ndarray, span: str) -> np.ndarray:
+    values = pd.Series(times)
+    if pd.api.types.is_numeric_dtype(values):  # epoch seconds
+        numbers = values.astype(float)
+        return (numbers >= numbers.max() - seconds(span)).to_numpy()
+    stamps = pd.to_datetime(values, errors="coerce", utc=values.dtype == object)
+    if stamps.isna().all():
+        raise DataError("The time column holds no readable time: the recent holdout cannot "
+                        "be found", hint="cast the time column to a timestamp in source.query")
+    return (stamps >= stamps.max() - pd.Timedelta(seconds=seconds(span))).to_numpy()
+
+
+def _count(available: int, share: float, what: str) -> int:
+    if available < 2:
+        raise DataError(f"Too few recent {what} ({available}) for a recent holdout",
+                        hint="widen retrain.recent.span, or gather more recent data")
+    return min(available - 1, max(1, round(available * share)))

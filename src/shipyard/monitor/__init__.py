@@ -1,0 +1,38 @@
+"""Monitoring: the prediction log, drift, live performance and data quality.
+
+:func:`check` runs one pass over the latest window of the prediction log
+against the champion's reference and saves it in the log's store, where the
+report, the dashboard and the retraining policy find it.
+"""
+
+from __future__ import annotations
+
+from shipyard.monitor.passes import Pass
+
+__all__ = ["Pass", "check"]
+
+
+def check(project, workspace, store=None, model=None, save: bool = True) -> Pass:
+    """One monitoring pass for ``project``'s champion (``model`` when given) over the
+    last ``monitor.window`` logged predictions. Ground truth from
+    ``monitor.outcomes`` is joined first. The pass is saved unless ``save`` is False."""
+    from shipyard import registry
+    from shipyard.monitor import passes
+    from shipyard.monitor.store import LogStore
+
+    model = model or registry.load(workspace, project.name)
+    own = store is None
+    store = store or LogStore.of(project, workspace)
+    try:
+        if project.monitor.outcomes is not None:
+            from shipyard.monitor import outcomes
+
+            outcomes.join(project, store, card=model.card)
+        logged = store.predictions(last=project.monitor.window, version=model.card.version)
+        result = passes.run(project, model, logged)
+        if save:
+            store.save_pass(result.to_dict())
+        return result
+    finally:
+        if own:
+            store.close()
