@@ -234,7 +234,7 @@ def report(console: Console, runs: dict, count: int) -> int:
         meets = all((rate <= TARGET_ALARMS) if shift == "none" else (rate >= TARGET_DETECTION)
                     for (shift, _), found in runs.items()
                     for rate in [alarms(found, settings).mean()])
-        console.print(f"{name}: {'meets' if meets else 'misses'} every drift target")
+        console.print(f"{name}: {'meets every' if meets else 'misses a'} drift target")
     return missed
 
 

@@ -1,5 +1,7 @@
 """The demo end to end on a small fleet: simulate -> SQL -> snapshot -> train ->
-gates -> MLflow registry -> a served API answering real HTTP requests."""
+gates -> MLflow registry -> a served API answering real HTTP requests -> two
+more weeks with a changed fleet -> drift -> retraining -> promotion -> the
+server switches."""
 
 import io
 import os
@@ -33,7 +35,9 @@ def test_demo_registers_a_champion_that_beats_a_constant(demo):
     result, _ = demo
     outcome = result.outcome
     assert outcome.passed and outcome.version == "1"
-    assert registry.champion_version(outcome.workspace, "fleet-rul") == "1"
+    # the first champion; the second act promoted a challenger over it
+    first = registry.load(outcome.workspace, "fleet-rul", registry.PREVIOUS)
+    assert first.card.version == "1"
     ev = outcome.evaluation
     # Remaining useful life on engines the model never saw: far better than the mean.
     assert ev.metrics["rmse"] < 0.6 * ev.baseline_metrics["rmse"]
@@ -51,9 +55,11 @@ def test_demo_scored_every_engine_on_wing_over_http(demo):
         on_wing = con.execute("SELECT count(*) FROM engines WHERE engine_id NOT IN "
                               "(SELECT engine_id FROM removals) AND engine_id IN "
                               "(SELECT engine_id FROM engine_readings)").fetchone()[0]
-    assert len(result.predictions) == on_wing > 100
-    # What came over HTTP is what the champion says about each engine's latest flight.
-    champion = registry.load(result.outcome.workspace, "fleet-rul")
+    # after the second act the database holds the new days: the engines scored last
+    assert len(result.predictions_after) == on_wing > 100
+    assert len(result.predictions) > 100
+    # What came over HTTP is what the first champion says about each engine's latest flight.
+    champion = registry.load_version(result.outcome.workspace, "fleet-rul", "1")
     frame = result.outcome.snapshot.frame()
     latest = frame[frame["engine_id"].isin(result.predictions["engine_id"])].sort_values(
         ["engine_id", "flight_date"]).groupby("engine_id").tail(1)
@@ -61,9 +67,37 @@ def test_demo_scored_every_engine_on_wing_over_http(demo):
     np.testing.assert_allclose(result.predictions["predicted_rul"], expected, rtol=1e-9)
     assert (result.predictions["inspect"] == (expected < 30)).all()
     flagged = result.predictions["inspect"].sum()
-    assert f"Flagged       {flagged} of {on_wing} engines on wing" in printed
-    for where in ("Report", "MLflow store", "API", "shipyard ui", "shipyard serve"):
+    assert f"Flagged       {flagged} of {len(result.predictions)} engines on wing" in printed
+    for where in ("Run report", "MLflow store", "API", "Dashboard", "shipyard ui",
+                  "shipyard serve", "shipyard monitor"):
         assert where in printed
+
+
+def test_demo_closes_the_loop(demo):
+    """The new days reach the API and the log; engine removals label them; the
+    monitor sees the new engine type; a challenger beats the champion on recent
+    engines, is promoted, and the running server switches to it."""
+    result, printed = demo
+    later = result.later
+    ws = result.outcome.workspace
+    assert later.rows_sent > 1000 and later.labelled > 0
+    drift = later.check["drift"]
+    assert drift["dataset_drift"] and "engine_variant" in drift["drifted"]
+    problems = " ".join(later.check["quality"]["problems"])
+    assert "PW1500G" in problems  # the unseen engine type is named
+    live = later.check["live"]
+    assert live["metrics"]["rmse"] > later.check["reference"]["rmse"]  # worse on new days
+    decision = later.decision
+    assert decision["triggered"] and decision["outcome"] == "promoted", decision
+    assert decision["challenger_score"] < decision["champion_score"]
+    assert registry.champion_version(ws, "fleet-rul") == decision["challenger"] == "2"
+    assert later.served_before == "1" and later.served_after == "2"
+    assert "version 1 -> version 2" in printed and "Retraining: promoted" in printed
+    assert later.report.is_file() and "engine_variant" in later.report.read_text()
+    # The engines on wing were scored again, by the new champion, over HTTP.
+    champion = registry.load(ws, "fleet-rul")
+    assert champion.card.version == "2"
+    assert len(result.predictions_after) > 0
 
 
 def test_shipyard_serve_answers_with_the_champion(demo):
@@ -76,14 +110,14 @@ def test_shipyard_serve_answers_with_the_champion(demo):
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30, trust_env=False)
     try:
         _wait(client, server)
-        champion = registry.load(result.outcome.workspace, "fleet-rul")
+        champion = registry.load(result.outcome.workspace, "fleet-rul")  # after the loop
         rows = result.outcome.snapshot.frame().head(25)
         payload = [{c: (None if v != v else v) for c, v in r.items()}
                    for r in rows[champion.card.schema.names].to_dict("records")]
         answer = client.post("/predict", json=payload)
         assert answer.status_code == 200, answer.text
         body = answer.json()
-        assert body["model"] == {"name": "fleet-rul", "version": "1"}
+        assert body["model"] == {"name": "fleet-rul", "version": champion.card.version}
         served = [p["prediction"] for p in body["predictions"]]
         expected = champion.pipeline.predict(champion.card.schema.model_frame(rows))
         np.testing.assert_allclose(served, expected, rtol=1e-9)

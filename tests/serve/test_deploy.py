@@ -66,7 +66,7 @@ def test_build_writes_the_context_and_the_manifests(champion, built):
     for name in ("Dockerfile", ".dockerignore", "constraints.txt", "k8s/deployment.yaml",
                  "k8s/service.yaml", "k8s/hpa.yaml", "project/shipyard.yaml",
                  "workspace/mlflow.db", "shipyard-src/pyproject.toml",
-                 "shipyard-src/README.md", "shipyard-src/src/shipyard/cli.py"):
+                 "shipyard-src/README.md", "shipyard-src/src/shipyard/cli/__init__.py"):
         assert (out / name).is_file(), name
     assert (out / "workspace" / "artifacts").is_dir()
     assert not list((out / "shipyard-src").rglob("__pycache__"))

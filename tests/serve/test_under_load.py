@@ -22,10 +22,14 @@ from tests.test_lifecycle import _project
 from .load import Wrk, get_json, rss_bytes, tree, wait_until, workers
 from .test_routes import _sample
 
+# Monitoring passes every few seconds: several run in the warm-up, the soak then
+# shows whether repeated passes (and the prediction log) hold on to memory.
 SERVE = """
 serve:
   workers: 2
   reload_interval: 0.3
+monitor:
+  interval: 4
 """
 
 

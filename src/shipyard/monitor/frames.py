@@ -47,7 +47,7 @@ def fetch(conn, query, types: dict[str, pa.DataType]) -> pa.Table:
 
 def predictions(fetched: pa.Table, features: bool, reverse: bool) -> pd.DataFrame:
     if reverse:  # fetched newest first (for a LIMIT): oldest first from here on
-        fetched = fetched.take(pa.array(range(fetched.num_rows - 1, -1, -1)))
+        fetched = fetched.take(pa.array(range(fetched.num_rows - 1, -1, -1), type=pa.int64()))
     n = fetched.num_rows
     column = fetched.column
     frame = pd.DataFrame({

@@ -89,7 +89,10 @@ def run(project: Project, model: LoadedModel, logged: pd.DataFrame,
     result.prediction_drift = _prediction_drift(card, ref, logged, settings)
     result.quality = quality.check(current, ref.train, card.schema)
     result.live = _live(card, logged)
-    result.estimated = _estimated(card, ref, logged)
+    try:
+        result.estimated = _estimated(card, ref, logged)
+    except estimate.EstimateError as exc:  # e.g. a holdout with too few of one class
+        result.notes.append(f"no performance estimate: {exc.headline}")
     return result
 
 
@@ -146,9 +149,19 @@ def _prediction(card: ModelCard, rows: pd.DataFrame) -> Prediction:
 
 
 def _as_classes(values: pd.Series, classes: tuple) -> np.ndarray:
-    """Logged labels (JSON values) in the classes' own type, matched by text."""
+    """Logged labels (JSON values) in the classes' own type, matched by text. A column
+    of whole-number labels with gaps (unlabelled rows) comes back as floats: 1.0 is 1.
+    The array has the classes' dtype when every value is a class: scikit-learn cannot
+    tell the kind of target of an object array of numbers."""
     by_text = {str(c): c for c in classes}
-    return np.array([by_text.get(str(v), v) for v in values], dtype=object)
+    found = []
+    for v in values:
+        text = str(v)
+        if text not in by_text and isinstance(v, float) and v.is_integer():
+            text = str(int(v))
+        found.append(by_text.get(text, v))
+    every = classes and all(str(v) in by_text for v in found)
+    return np.array(found, dtype=np.asarray(classes).dtype if every else object)
 
 
 def _estimated(card: ModelCard, ref: Reference, logged: pd.DataFrame) -> dict | None:

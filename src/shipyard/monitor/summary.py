@@ -30,6 +30,12 @@ def monitor(project, workspace, report: Path | None = None) -> Done:
     from shipyard.monitor.store import LogStore
 
     model = registry.load(workspace, project.name)
+    if model.reference is None:  # the pass would be empty whatever the log holds
+        raise MonitorError(
+            f"Version {model.card.version} of '{project.name}' has no monitoring reference to "
+            "judge logged predictions against (it was registered before Shipyard kept one)",
+            hint="retrain (shipyard run, or shipyard retrain --force): every version "
+                 "registered now keeps its reference")
     store = LogStore.of(project, workspace)
     try:
         result = monitoring.check(project, workspace, store=store, model=model, save=False)
@@ -56,9 +62,10 @@ def write_report(project, workspace, store, model, path: Path | None = None) -> 
     current = store.predictions(last=project.monitor.window, version=model.card.version)
     passes = [p for p in store.passes() if p.get("version") == model.card.version] or \
         store.passes()
+    reference = Reference.from_files(model.reference) if model.reference else None
     page = report.render(project.name, passes, store.decisions(),
-                         registry.versions(workspace, project.name),
-                         Reference.from_files(model.reference), current, passes[-1])
+                         registry.versions(workspace, project.name), reference, current,
+                         passes[-1], drift_share=project.monitor.drift.share)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(page, encoding="utf-8")

@@ -79,6 +79,8 @@ class Monitoring:
         """A pass now, if no other worker is running one. Never raises."""
         lock = Path(self.workspace.root) / "monitor.lock"
         try:
+            # the registry and the log may live elsewhere: the workspace folder may not exist
+            lock.parent.mkdir(parents=True, exist_ok=True)
             with open(lock, "a+") as handle:
                 try:
                     fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
