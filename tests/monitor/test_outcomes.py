@@ -75,6 +75,15 @@ def test_outcomes_label_matched_predictions_once(tmp_path, store):
     assert labels_of(store) == {"r1": "Yes", "r2": "No"}
 
 
+def test_a_pass_joins_only_the_latest_predictions(tmp_path, store):
+    store.write_predictions([{"request_id": "late1", "ts": T0 + DAY, "model_version": "1",
+                              "features": {"a": 0.1, "eid": 1}, "prediction": "No",
+                              "score": 0.1, "latency_ms": 1.0}])
+    joined = outcomes.join(configured(tmp_path), store, card=CARD, last=1)
+    assert (joined.matched, joined.labelled) == (1, 1)
+    assert labels_of(store) == {"late1": "Yes"}  # r1 (older, same engine) waits
+
+
 def test_a_prediction_labelled_otherwise_keeps_its_label(tmp_path, store):
     store.add_feedback([("r1", "No")])  # the API said otherwise first
     joined = outcomes.join(configured(tmp_path), store, card=CARD)

@@ -27,7 +27,7 @@ def check(project, workspace, store=None, model=None, save: bool = True) -> Pass
         if project.monitor.outcomes is not None:
             from shipyard.monitor import outcomes
 
-            outcomes.join(project, store, card=model.card)
+            outcomes.join(project, store, card=model.card, last=project.monitor.window)
         logged = store.predictions(last=project.monitor.window, version=model.card.version)
         result = passes.run(project, model, logged)
         if save:

@@ -56,9 +56,11 @@ class Joined:
         return asdict(self)
 
 
-def join(project, store: LogStore, card=None) -> Joined:
-    """Label logged predictions from ``project.monitor.outcomes``. ``card`` (the
-    model's) checks the labels' kind; without it any plain value is taken."""
+def join(project, store: LogStore, card=None, last: int | None = None) -> Joined:
+    """Label logged predictions from ``project.monitor.outcomes`` (only the ``last``
+    ones when given: a monitoring pass needs no more, and the log grows without
+    end). ``card`` (the model's) checks the labels' kind; without it any plain
+    value is taken."""
     settings = project.monitor.outcomes
     if settings is None:
         raise OutcomesError("The project has no monitor.outcomes to join",
@@ -71,7 +73,7 @@ def join(project, store: LogStore, card=None) -> Joined:
             f"monitor.outcomes.on names {_names(lacking)}, which the outcomes query does not "
             f"return", details=[f"it returns: {', '.join(found.column_names)}"],
             hint="select those columns in monitor.outcomes.query")
-    logged = store.predictions()
+    logged = store.predictions(last=last)
     if logged.empty:
         return Joined(outcomes=found.num_rows)
     lacking = [c for c in settings.on if c not in logged.columns]
