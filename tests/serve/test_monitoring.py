@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -87,6 +88,12 @@ def test_the_server_runs_passes_and_exports_their_figures(folder: Path):
         assert got[("shipyard_feature_drifted", feature)] == float(f["drifted"])
     assert {k[1][0][1] for k in got if k[0] == "shipyard_feature_psi"} == {"a", "b", "c"}
     assert ("shipyard_prediction_drift", (("method", "ks"),)) in got
+    # the distribution of what the model answered: the window's quantiles
+    served = np.array([item["prediction"] for item in answer.json()["predictions"]])
+    assert got[("shipyard_prediction_quantile", (("quantile", "0.5"),))] == \
+        pytest.approx(np.quantile(served, 0.5))
+    assert got[("shipyard_prediction_quantile", (("quantile", "0.95"),))] == \
+        pytest.approx(np.quantile(served, 0.95))
 
     with LogStore.of(watched, Workspace.of(watched)) as store:  # stopped: no more passes
         count = len(store.passes())

@@ -38,6 +38,8 @@ class Pass:
     until: float | None = None
     drift: drift.DriftResult | None = None
     prediction_drift: drift.FeatureDrift | None = None
+    # the outputs' distribution: quantiles of scores or values, or each class's share
+    outputs: dict[str, dict[str, float]] | None = None
     quality: quality.QualityResult | None = None
     live: dict[str, Any] | None = None  # {"rows": n, "metrics": {...}}
     estimated: dict[str, float] | None = None
@@ -55,6 +57,7 @@ class Pass:
             "drift": None if self.drift is None else self.drift.to_dict(),
             "prediction_drift": None if self.prediction_drift is None
             else self.prediction_drift.to_dict(),
+            "outputs": self.outputs,
             "quality": None if self.quality is None else self.quality.to_dict(),
             "live": self.live, "estimated": self.estimated,
             "reference": {k: _finite(v) for k, v in self.reference.items()},
@@ -88,6 +91,7 @@ def run(project: Project, model: LoadedModel, logged: pd.DataFrame,
     result.drift = drift.compare(ref.train, current, card.schema, settings)
     result.prediction_drift = _prediction_drift(card, ref, logged, settings)
     result.quality = quality.check(current, ref.train, card.schema)
+    result.outputs = _outputs(card, logged)
     result.live = _live(card, logged)
     try:
         result.estimated = _estimated(card, ref, logged)
@@ -110,6 +114,23 @@ def _prediction_drift(card: ModelCard, ref: Reference, logged: pd.DataFrame, set
         reference = pd.to_numeric(reference, errors="coerce").dropna().to_numpy()
         current = pd.to_numeric(current, errors="coerce").dropna().to_numpy()
     return drift.prediction_drift(reference, current, categorical, settings)
+
+
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+
+def _outputs(card: ModelCard, logged: pd.DataFrame) -> dict[str, dict[str, float]] | None:
+    """Quantiles of the window's scores (binary, anomaly) or values (regression), or
+    the share of each predicted class (multiclass)."""
+    if card.task == MULTICLASS:
+        shares = logged["prediction"].astype(str).value_counts(normalize=True)
+        return {"shares": {str(k): float(v) for k, v in shares.items()}}
+    column = "score" if card.task in (BINARY, ANOMALY) else "prediction"
+    values = pd.to_numeric(logged[column], errors="coerce").dropna().to_numpy(dtype=float)
+    if values.size == 0:
+        return None
+    found = np.quantile(values, QUANTILES)
+    return {"quantiles": {f"{q:g}": float(v) for q, v in zip(QUANTILES, found, strict=True)}}
 
 
 def _live(card: ModelCard, logged: pd.DataFrame) -> dict[str, Any] | None:

@@ -161,6 +161,7 @@ class _Collector:
         for name, value in (latest.get("estimated") or {}).items():
             estimated.add_metric([name], float(value))
         yield estimated
+        yield from _outputs(latest.get("outputs") or {})
         prediction = latest.get("prediction_drift")
         if prediction:
             pd_gauge = GaugeMetricFamily("shipyard_prediction_drift",
@@ -168,6 +169,21 @@ class _Collector:
                                          labels=["method"])
             pd_gauge.add_metric([prediction["method"]], _number(prediction["statistic"]))
             yield pd_gauge
+
+
+def _outputs(outputs: dict):
+    """The distribution of the model's outputs in the latest window."""
+    quantile = GaugeMetricFamily("shipyard_prediction_quantile",
+                                 "Quantiles of the predicted values or scores in the latest "
+                                 "monitoring window", labels=["quantile"])
+    for q, value in (outputs.get("quantiles") or {}).items():
+        quantile.add_metric([q], float(value))
+    share = GaugeMetricFamily("shipyard_prediction_class_share",
+                              "Share of each predicted class in the latest monitoring window",
+                              labels=["class"])
+    for name, value in (outputs.get("shares") or {}).items():
+        share.add_metric([name], float(value))
+    yield from (quantile, share)
 
 
 def _number(value) -> float:
