@@ -4,8 +4,6 @@ rollback without a restart and without a failed request."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -17,7 +15,7 @@ from shipyard.lifecycle import run_project
 from shipyard.loop import retrain
 from shipyard.serve.background import free_port
 from shipyard.workspace import Workspace
-from tests.serve.load import Wrk, get_json, wait_until
+from tests.serve.load import Wrk, get_json, stop, wait_until
 
 from .project import append, changed_fleet, rows, write
 
@@ -57,12 +55,7 @@ def test_the_server_follows_a_promotion_and_a_rollback(tmp_path: Path):
         assert result.failed == 0 and result.requests > 50, result
         assert _predict(url, body) == before != after
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        print(log.read_text()[-3000:])
+        stop(proc, log)
 
 
 def _predict(url: str, row: dict) -> list[float]:

@@ -122,3 +122,16 @@ def wait_until(condition, timeout: float, what: str, every: float = 0.2):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(every)
+
+
+def stop(proc: subprocess.Popen, log: Path) -> None:
+    """Stop a `shipyard serve` started in its own session (supervisor and workers),
+    killing it if it does not stop in time, and print the end of its log."""
+    import signal
+
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+    print(log.read_text()[-3000:])

@@ -19,7 +19,7 @@ from shipyard.serve.background import free_port
 from shipyard.workspace import Workspace
 from tests.test_lifecycle import _project
 
-from .load import Wrk, get_json, rss_bytes, tree, wait_until, workers
+from .load import Wrk, get_json, rss_bytes, stop, tree, wait_until, workers
 from .test_routes import _sample
 
 # Monitoring passes every few seconds: several run in the warm-up, the soak then
@@ -58,12 +58,7 @@ def server(project):
         wait_until(lambda: len(workers(proc.pid)) >= 2, 30, "two workers")
         yield proc, url
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        print(log.read_text()[-3000:])
+        stop(proc, log)
 
 
 def _body():
