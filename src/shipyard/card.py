@@ -26,6 +26,9 @@ class ModelCard:
     entity: str | None = None
     estimator: str = ""  # the winning candidate, e.g. "lightgbm"
     metrics: dict[str, float] = field(default_factory=dict)  # holdout metrics
+    # Inputs that hold personal data (found by the privacy gate): never written to the
+    # prediction log. They are not features unless the project file allowed them.
+    private: tuple[str, ...] = ()
     version: str | None = None  # set when loaded from the registry
     run_id: str | None = None
 
@@ -39,6 +42,7 @@ class ModelCard:
             "positive_class": _plain(self.positive_class), "threshold": self.threshold,
             "entity": self.entity,
             "estimator": self.estimator, "metrics": dict(self.metrics),
+            "private": list(self.private),
         }
 
     @classmethod
@@ -49,6 +53,7 @@ class ModelCard:
             positive_class=data.get("positive_class"), threshold=data.get("threshold"),
             entity=data.get("entity"),
             estimator=data.get("estimator", ""), metrics=dict(data.get("metrics", {})),
+            private=tuple(data.get("private", ())),
         )
 
 

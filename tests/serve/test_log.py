@@ -168,3 +168,19 @@ def _eventually(condition, timeout: float = 10.0) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def test_personal_inputs_are_left_out_of_the_log(tmp_path: Path):
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    log = PredictionLog(url, interval_s=0.05)
+    log.submit("p", 1.0, "1", [{"x": 1, "email": "ana@example.org"}, {"x": 2}],
+               [{"prediction": 2.0}, {"prediction": 3.0}], 0.001, ("email",))
+    log.submit("q", 2.0, "1", [{"x": 3, "email": "bo@example.org"}], [{"prediction": 4.0}],
+               0.001)
+    assert log.flush(5)
+    log.close()
+    with LogStore(url) as store:
+        logged = store.predictions()
+    assert logged["x"].tolist() == [1, 2, 3]
+    # the model whose card names 'email' as personal never wrote it; one that did not, did
+    assert logged["email"].isna().tolist() == [True, True, False]

@@ -74,20 +74,30 @@ def validate(project: ProjectArg = DEFAULT_PROJECT,
 
 @app.command()
 @_guarded
-def run(project: ProjectArg = DEFAULT_PROJECT) -> None:
+def run(project: ProjectArg = DEFAULT_PROJECT,
+        override: Annotated[list[str] | None, typer.Option(
+            "--override", metavar="GATE",
+            help="Let a failed gate (quality, fairness, privacy, data, overfitting) or one "
+                 "check (e.g. quality.rmse) through; needs --reason. Repeatable.")] = None,
+        reason: Annotated[str | None, typer.Option(
+            help="Why the overridden gates may be let through; recorded with the model "
+                 "version.")] = None) -> None:
     """Run the life cycle once: extract, profile, train, evaluate, gate, register."""
-    from shipyard import spec
+    from shipyard import gates, spec
     from shipyard.lifecycle import run_project
     from shipyard.progress import Bars
+    from shipyard.registry import who
 
+    given = gates.overrides(override or [], reason, by=who())
     loaded = spec.load(project)
     with Bars(err) as bars:
-        outcome = run_project(loaded, bars)
+        outcome = run_project(loaded, bars, overrides=given)
     _print_outcome(outcome)
     if not outcome.passed:
         raise GateFailed("A gate failed: the model was not registered",
-                         details=[g.details for g in outcome.gates if not g.passed],
-                         hint=f"see the report: {outcome.report}")
+                         details=[f"{g.key}: {g.details}" for g in gates.failures(outcome.gates)],
+                         hint=f"see the report: {outcome.report}; to let a check through, "
+                              "--override CHECK --reason \"...\"")
 
 
 @app.command()
@@ -217,6 +227,8 @@ def build(project: ProjectArg = DEFAULT_PROJECT,
 
 
 def _print_outcome(outcome) -> None:
+    from rich.markup import escape
+
     from shipyard.metrics import METRICS
 
     metric = METRICS[outcome.training.metric]
@@ -226,8 +238,10 @@ def _print_outcome(outcome) -> None:
               f"{metric.title} {ev.metrics[metric.name]:.4g}"
               + (f" (constant baseline {base:.4g})" if base is not None else ""))
     for g in outcome.gates:
-        mark = "[green]pass[/]" if g.passed else "[red]FAIL[/]"
-        out.print(f"  gate {g.name}: {mark} (actual {g.actual:.4g})")
+        mark = ("[green]pass[/]" if g.passed else "[yellow]overridden[/]" if g.overridden
+                else "[red]FAIL[/]" if g.blocking else "[yellow]warning[/]")
+        out.print(f"  gate {escape(g.key)} ({g.op} {g.threshold:.4g}): {mark} "
+                  f"(actual {g.actual:.4g})")
     if outcome.version:
         out.print(f"Registered {outcome.card.name} version {outcome.version} as champion.")
     out.print(f"Report: {outcome.report}")

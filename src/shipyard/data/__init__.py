@@ -73,6 +73,13 @@ def required_columns(project: Project, test: bool = False) -> dict[str, str]:
     for key in ("entity", "time"):
         if getattr(project, key):
             named[getattr(project, key)] = key
+    fair = project.gates.fairness
+    for i, col in enumerate(fair.sensitive if fair else []):
+        named.setdefault(col, f"gates.fairness.sensitive[{i}]")
+    data_gate = project.gates.data
+    for col, rule in (data_gate.columns.items() if data_gate else []):
+        if rule.required:
+            named.setdefault(col, f"gates.data.columns.{col}")
     for i, col in enumerate(project.features.include or []):
         named.setdefault(col, f"features.include[{i}]")
     for i, col in enumerate(project.features.exclude):

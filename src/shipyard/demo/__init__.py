@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 from rich.console import Console
 
-from shipyard import registry, spec
+from shipyard import gates, registry, spec
 from shipyard.data import fleet
 from shipyard.demo import show, traffic
 from shipyard.demo.new_days import Fortnight, fortnight
@@ -78,7 +78,7 @@ def run_demo(folder: Path, *, aircraft: int = 200, seed: int = 0, port: int | No
         outcome = run_project(project, bars)
     if not outcome.passed:
         raise GateFailed("The demo's model failed a gate and was not registered",
-                         details=[g.details for g in outcome.gates if not g.passed],
+                         details=[f"{g.key}: {g.details}" for g in gates.failures(outcome.gates)],
                          hint=f"see the report: {outcome.report}")
     model = registry.load(outcome.workspace, project.name)
     host = project.serve.host

@@ -29,15 +29,16 @@ import pyarrow as pa
 from shipyard import evaluate, gates, prepare, registry, report, train
 from shipyard.card import LoadedModel, ModelCard
 from shipyard.data import Snapshot
-from shipyard.errors import DataError
+from shipyard.errors import DataError, RegistryError, SpecError
+from shipyard.lifecycle.fair import Fairness, assess
 from shipyard.lifecycle.gather import evaluate_held, gather
-from shipyard.lifecycle.record import lineage, log_results, page
+from shipyard.lifecycle.record import lineage, log_results, page, run_tags, version_tags
 from shipyard.monitor import reference as monitor_reference
 from shipyard.progress import Report, silent
 from shipyard.spec import Project
 from shipyard.workspace import Workspace
 
-__all__ = ["Challenge", "RunOutcome", "Split", "run_project"]
+__all__ = ["Challenge", "Replay", "RunOutcome", "Split", "run_project"]
 
 log = logging.getLogger("shipyard.lifecycle")
 _FAST_SAMPLE_ROWS = 2_000  # holdout rows on which the ONNX form must agree with the pipeline
@@ -58,6 +59,16 @@ class Challenge:
 
 
 @dataclass(frozen=True)
+class Replay:
+    """A run reproduced: the rows of an earlier run's snapshot instead of an extraction,
+    the project's usual split, and nothing registered."""
+
+    table: pa.Table
+    of_run: str
+    test_table: pa.Table | None = None  # the rows of source.test_query, when the project has one
+
+
+@dataclass(frozen=True)
 class RunOutcome:
     run_id: str
     workspace: Workspace
@@ -68,7 +79,8 @@ class RunOutcome:
     gates: list[gates.GateResult]
     report: Path
     version: str | None  # the registered version; None when a gate failed
-    champion: evaluate.Evaluation | None = None  # a Challenge's champion, on the same rows
+    champion: evaluate.Evaluation | None = None  # the champion, on the same rows
+    fairness: Fairness | None = None
 
     @property
     def passed(self) -> bool:
@@ -76,45 +88,94 @@ class RunOutcome:
 
 
 def run_project(project: Project, progress: Report = silent,
-                challenge: Challenge | None = None) -> RunOutcome:
+                challenge: Challenge | None = None, replay: Replay | None = None,
+                overrides: list[gates.Override] | None = None) -> RunOutcome:
     """One run; with a ``challenge``, a challenger's run (registered, when it passes
-    its gates, as the ``challenger``: the champion stays)."""
+    its gates, as the ``challenger``: the champion stays); with a ``replay``, an
+    earlier run again on its snapshot's rows (never registered). ``overrides`` let
+    failed blocking gates through; their reasons are recorded with the version."""
+    overrides = overrides or []
+    _check_overrides(project, overrides)
     ws = Workspace.of(project).create()
+    name = "challenger" if challenge else ("reproduction" if replay else None)
     with registry.open_run(ws, project.tracking.experiment or project.name,
-                           run_name="challenger" if challenge else None) as run:
-        run.set_tags(lineage(project) | _parentage(challenge))
-        got = gather(project, ws, run, progress, challenge)
-        rival = _score_champion(project, got, challenge.champion) if challenge else None
+                           run_name=name) as run:
+        run.set_tags(lineage(project) | _parentage(challenge, replay))
+        got = gather(project, ws, run, progress, challenge, replay, overrides)
+        if challenge is not None:
+            rival = _score_champion(project, got, challenge.champion)
+            rival_version = str(challenge.champion.card.version)
+        else:
+            rival, rival_version = _champion_for_gates(project, ws, got, replay)
         result = train.train(got.fit, prepare.steps(got.fit, project), project, progress,
                              warm=challenge.warm if challenge else None)
         ev = evaluate_held(project, got, result, progress)
-        verdicts = gates.check(project, ev.metrics)
+        model, threshold, fair = result.model, result.threshold, None
+        if project.gates.fairness is not None:
+            fair = assess(project, got, model, ev, threshold, progress)
+            model, threshold, ev = fair.model, fair.threshold, fair.evaluation
+        verdicts = gates.apply(
+            got.early + (fair.results if fair else []) + gates.check_quality(
+                project, ev.metrics, baseline=ev.baseline_metrics,
+                champion=rival.metrics if rival else None,
+                champion_version=rival_version,
+                findings=result.findings), overrides)
         ds = got.ds
         card = ModelCard(name=project.name, task=project.task, target=project.target,
                          schema=ds.schema, classes=ds.classes, positive_class=ds.positive,
-                         threshold=result.threshold, entity=project.entity,
-                         estimator=result.best.name, metrics=ev.metrics)
+                         threshold=threshold, entity=project.entity,
+                         estimator=result.best.name + (f"+{fair.method}" if fair and fair.method
+                                                       else ""),
+                         metrics=ev.metrics, private=tuple(got.unlogged))
         log_results(run, project, result, ev, verdicts, len(got.fit), len(got.held))
+        if fair is not None:
+            run.log_json("fairness.json", fair.to_dict())
         if rival is not None:
             run.log_metrics({f"champion_holdout_{k}": v for k, v in rival.metrics.items()})
-        run.log_model(result.model, card, got.held.X.head(5), registry.requirements())
-        run.log_reference(_reference(project, result.model, card, got).to_files())
+        run.log_model(model, card, got.held.X.head(5), registry.requirements())
+        run.log_reference(_reference(project, model, card, got).to_files())
 
-        text = page(project, run.id, got.snapshot, got.profile, ds, result, ev, verdicts, rival)
+        text = page(project, run.id, got.snapshot, got.profile, ds, result, ev, verdicts, rival,
+                    fair)
         path = report.write(ws.reports / f"{run.id}.html", text)
         run.log_file(path)
 
         version = None
-        if gates.passed(verdicts):
-            run.log_fast(*_fast_form(project, result.model, card, got.held.X))
-            version = registry.register(ws, project.name, run, promote=challenge is None)
-        run.set_tags({"shipyard.gates": "passed" if version else "failed",
-                      "shipyard.registered_version": version or "none"})
+        if gates.passed(verdicts) and replay is None:
+            run.log_fast(*_fast_form(project, model, card, got.held.X))
+            version = registry.register(ws, project.name, run, promote=challenge is None,
+                                        tags=version_tags(verdicts, overrides))
+        run.set_tags(run_tags(verdicts) | {"shipyard.registered_version": version or "none"})
     return RunOutcome(run.id, ws, got.snapshot, card.with_version(version) if version else card,
-                      result, ev, verdicts, path, version, rival)
+                      result, ev, verdicts, path, version, rival, fair)
 
 
-def _parentage(challenge: Challenge | None) -> dict[str, str]:
+def _check_overrides(project: Project, overrides: list[gates.Override]) -> None:
+    declared = gates.declared(project)
+    for o in overrides:
+        kind = o.gate.split(".", 1)[0]
+        if kind not in declared:
+            raise SpecError(f"--override {o.gate}: the project file declares no {kind} gate",
+                            hint=f"the gates it declares: {', '.join(sorted(declared))}")
+
+
+def _champion_for_gates(project: Project, ws: Workspace, got, replay: Replay | None
+                        ) -> tuple[evaluate.Evaluation | None, str | None]:
+    """The champion scored on this run's holdout, when a quality gate compares with
+    it, and its version. A reproduction compares with nothing: the champion has moved
+    on since the run it reproduces."""
+    if replay is not None or not any(g.vs == "champion" for g in project.gates.quality):
+        return None, None
+    try:
+        champion = registry.load(ws, project.name)
+    except RegistryError:
+        return None, None  # no champion yet: the gate says so
+    return _score_champion(project, got, champion), str(champion.card.version)
+
+
+def _parentage(challenge: Challenge | None, replay: Replay | None) -> dict[str, str]:
+    if replay is not None:
+        return {"shipyard.kind": "reproduce", "shipyard.reproduces": replay.of_run}
     if challenge is None:
         return {"shipyard.kind": "run"}
     card = challenge.champion.card

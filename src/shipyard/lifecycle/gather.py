@@ -3,13 +3,16 @@ profile, choose features, split into training and holdout rows."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from shipyard import data, evaluate, prepare, profile, train
+from shipyard import data, evaluate, gates, prepare, profile, train
 from shipyard.data import Snapshot
+from shipyard.errors import GateFailed
+from shipyard.gates import data_gate
+from shipyard.lifecycle.record import run_tags
 from shipyard.metrics import ANOMALY, BINARY
 from shipyard.prepare import labels
 from shipyard.progress import Report
@@ -17,7 +20,7 @@ from shipyard.spec import Project
 from shipyard.workspace import Workspace
 
 if TYPE_CHECKING:
-    from shipyard.lifecycle import Challenge
+    from shipyard.lifecycle import Challenge, Replay
 
 
 @dataclass(frozen=True)
@@ -27,17 +30,23 @@ class Gathered:
     fit: prepare.Dataset  # what training sees
     held: prepare.Dataset  # what judges the final model
     snapshot: Snapshot
-    held_rows: pd.DataFrame | None = None  # a Challenge's holdout as extracted (all columns)
+    held_rows: pd.DataFrame | None = None  # the holdout as extracted (all columns)
+    early: list = field(default_factory=list)  # the data and privacy gates' records
+    unlogged: list[str] = field(default_factory=list)  # kept out of the prediction log
 
 
 def gather(project: Project, ws: Workspace, run, progress: Report,
-            challenge: Challenge | None = None) -> Gathered:
-    """Extract, derive the label, profile, choose features, split; and keep the
-    snapshot(s) only once the rows are known to be usable."""
-    if challenge is None:
-        table = data.extract(project, lambda rows: progress("Extracting rows", rows, None))
-    else:
+           challenge: Challenge | None = None, replay: Replay | None = None,
+           overrides: list[gates.Override] | None = None) -> Gathered:
+    """Extract (unless a challenge or a replay gives the rows), derive the label,
+    profile, judge the rows (data and privacy gates), choose features, split; and keep
+    the snapshot(s) only once the rows are known to be usable."""
+    if challenge is not None:
         table = challenge.table
+    elif replay is not None:
+        table = replay.table
+    else:
+        table = data.extract(project, lambda n: progress("Extracting rows", n, None))
     progress("Extracting rows", table.num_rows, table.num_rows)
     frame = data.to_frame(table)
     if project.label:
@@ -51,29 +60,54 @@ def gather(project: Project, ws: Workspace, run, progress: Report,
                                task=BINARY if project.task == ANOMALY else project.task,
                                entity=project.entity, time=project.time, seed=project.seed)
         progress("Profiling", 1, 1)
-    ds = prepare.dataset(frame, project, leave_out=_not_features(prof))
-    test_table, held_rows = None, None
+    early = _judge_rows(project, frame, prof, run, overrides or [])
+    ds = prepare.dataset(frame, project, leave_out=_not_features(prof) | {
+        c: f"{why}; gates.privacy.allow lets it in, with a reason"
+        for c, why in early.refused.items()})
+    # the same rows as the dataset's: those with a target, in order
+    rows = frame if project.target is None else \
+        frame.loc[frame[project.target].notna()].reset_index(drop=True)
+    test_table = None
     if challenge is not None:
         fit_rows, holdout_rows, scored = challenge.split(ds)
         fit, held = ds.take(fit_rows), replace(ds.take(holdout_rows), scored=scored)
-        # the same rows as the dataset's: those with a target, in order
-        rows = frame if project.target is None else \
-            frame.loc[frame[project.target].notna()].reset_index(drop=True)
         held_rows = rows.iloc[holdout_rows].reset_index(drop=True)
     elif project.source.test_query:
-        test_table = data.extract(project, test=True)
-        fit, held = ds, prepare.holdout(data.to_frame(test_table), project, ds)
+        test_table = replay.test_table if replay is not None and \
+            replay.test_table is not None else data.extract(project, test=True)
+        held_rows = data.to_frame(test_table)
+        fit, held = ds, prepare.holdout(held_rows, project, ds)
     else:
         fit_rows, holdout_rows = train.holdout(ds, project.split_strategy,
                                                project.split.holdout, project.seed)
         fit, held = ds.take(fit_rows), ds.take(holdout_rows)
+        held_rows = rows.iloc[holdout_rows].reset_index(drop=True)
     snap = data.store(table, project, ws)
     run.set_tags({"shipyard.snapshot": snap.digest})
     run.log_dataset(frame, snap.data_file, snap.digest, project.target)
     if test_table is not None:
         run.set_tags({"shipyard.snapshot.test": data.store(test_table, project, ws,
                                                            test=True).digest})
-    return Gathered(prof, ds, fit, held, snap, held_rows)
+    return Gathered(prof, ds, fit, held, snap, held_rows, early.results, early.unlogged)
+
+
+def _judge_rows(project: Project, frame: pd.DataFrame, prof, run,
+                overrides: list[gates.Override]) -> gates.Early:
+    """The data and privacy gates; a blocking failure that no override covers stops
+    the run here, before anything is trained or stored."""
+    early = gates.before_training(project, frame, prof.findings if prof else None)
+    results = gates.apply(early.results, overrides)
+    failed = gates.failures(results)
+    if failed:
+        run.log_json("gates.json", [r.to_dict() for r in results])
+        run.set_tags(run_tags(results))
+        raise GateFailed(f"{len(failed)} blocking check(s) failed on the extracted rows: "
+                         "nothing was trained or registered",
+                         details=data_gate.explain([r for r in failed if r.gate == "data"])
+                         + [f"{r.key}: {r.details}" for r in failed if r.gate != "data"],
+                         hint="fix the data or the project file, or let a check through "
+                              "with --override CHECK --reason \"...\"")
+    return replace(early, results=results)
 
 
 def evaluate_held(project: Project, got: Gathered, result, progress: Report):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import html
+import json
+import re
 from datetime import UTC, datetime
 from importlib.metadata import version as package_version
 
@@ -49,12 +51,12 @@ def log_results(run, project, result, ev, verdicts, n_fit: int, n_holdout: int) 
                        **{f"cv_{k}_std": c.std(k) for k in c.scores}}, series)
 
 
-def page(project, run_id, snap, prof, ds, result, ev, verdicts, rival=None) -> str:
+def page(project, run_id, snap, prof, ds, result, ev, verdicts, rival=None, fair=None) -> str:
     metric = METRICS[result.metric]
     facts = {"run": run_id, "snapshot": snap.digest[:16], "rows": f"{snap.rows:,}",
              "model": result.best.name,
              f"holdout {metric.title}": f"{ev.metrics[metric.name]:.4g}",
-             "gates": "passed" if gates.passed(verdicts) else "FAILED"}
+             "gates": run_tags(verdicts)["shipyard.gates"]}
     sections = [
         _data_section(project, snap, ds),
         profile.section(prof) if prof is not None else report.Section(
@@ -66,6 +68,8 @@ def page(project, run_id, snap, prof, ds, result, ev, verdicts, rival=None) -> s
                              for k in result.best.scores}),
         gates.section(verdicts),
     ]
+    if fair is not None:
+        sections.append(fair.section())
     if rival is not None:
         sections.append(_rival_section(metric, ev, rival))
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -96,3 +100,34 @@ def _data_section(project: Project, snap: Snapshot, ds: Dataset) -> report.Secti
             + f"<details><summary>Query</summary><pre>{html.escape(src['query'])}</pre>"
               "</details>")
     return report.Section("Data", body)
+
+
+def _tag_key(key: str) -> str:
+    # MLflow tag names allow letters, digits, _ - . / and spaces; column names may not
+    return re.sub(r"[^\w.\- /]", "_", key)
+
+
+def run_tags(verdicts: list[gates.GateResult]) -> dict[str, str]:
+    """The gates on the run: overall, and one tag per check (pass, fail, warning,
+    overridden); the full records are in gates.json."""
+    overall = "failed" if not gates.passed(verdicts) else \
+        "overridden" if any(r.overridden for r in verdicts) else "passed"
+    tags = {"shipyard.gates": overall}
+    for r in verdicts:
+        tags[f"shipyard.gate.{_tag_key(r.key)}"] = (
+            "pass" if r.passed else "overridden" if r.overridden else
+            "fail" if r.blocking else "warning")
+    return tags
+
+
+def version_tags(verdicts: list[gates.GateResult], given: list[gates.Override]) -> dict:
+    """What a registered version carries about its gates: the verdict, and every
+    override that let a failed check through, with its reason, who and when."""
+    tags = {"shipyard.gates": run_tags(verdicts)["shipyard.gates"]}
+    used = [r for r in verdicts if r.overridden]
+    if used:
+        by = next((o.by for o in given if o.by), "")
+        tags["shipyard.overrides"] = json.dumps(
+            [{"check": r.key, "reason": r.overridden, "by": by,
+              "at": datetime.now(UTC).isoformat(timespec="seconds")} for r in used])
+    return tags

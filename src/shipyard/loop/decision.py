@@ -60,7 +60,10 @@ class Decision:
                                 "unchanged", hint="see the notes above")
         if self.outcome == GATE_FAILED:
             raise GateFailed("The challenger failed a gate: the champion is unchanged",
-                             details=[g["details"] for g in self.gates if not g["passed"]],
+                             details=[f"{g.get('key', g['name'])}: {g['details']}"
+                                      for g in self.gates if not (
+                                          g["passed"] or g.get("overridden")
+                                          or not g.get("blocking", True))],
                              hint=f"see the report: {self.report}")
 
     def summary(self) -> str:

@@ -26,7 +26,8 @@ def decision_table(decision: Decision) -> Table:
     if decision.champion_score is not None or decision.challenger_score is not None:
         table.add_row("compared", _comparison(decision))
     for gate in decision.gates:
-        mark = "[green]pass[/]" if gate["passed"] else "[red]FAIL[/]"
+        mark = ("[green]pass[/]" if gate["passed"] else "[yellow]warning[/]"
+                if not gate.get("blocking", True) else "[red]FAIL[/]")
         table.add_row("gate", f"{escape(gate['name'])}: {mark} (actual {gate['actual']:.4g})")
     table.add_row("champion", _champion(decision))
     for note in decision.notes:

@@ -39,6 +39,9 @@ class Dataset:
     # model sees but nobody grades. None: every row is scored.
     scored: np.ndarray | None = None
     segments: np.ndarray | None = None  # values of evaluate.segment, for per-segment metrics
+    # The columns of gates.fairness.sensitive, for group metrics; kept whether or not
+    # they are features.
+    sensitive: pd.DataFrame | None = None
     # False for an anomaly task without a target: ``y`` is then all False, a placeholder
     labelled: bool = True
 
@@ -50,7 +53,9 @@ class Dataset:
                        groups=None if self.groups is None else self.groups[rows],
                        times=None if self.times is None else self.times[rows],
                        scored=None if self.scored is None else self.scored[rows],
-                       segments=None if self.segments is None else self.segments[rows])
+                       segments=None if self.segments is None else self.segments[rows],
+                       sensitive=None if self.sensitive is None else
+                       self.sensitive.iloc[rows].reset_index(drop=True))
 
 
 def dataset(frame: pd.DataFrame, project: Project,
@@ -78,7 +83,8 @@ def dataset(frame: pd.DataFrame, project: Project,
         groups=rows[project.entity].to_numpy() if project.entity else None,
         times=rows[project.time].to_numpy() if project.time else None,
         classes=classes, positive=positive, set_aside=int((~labelled).sum()), notes=notes,
-        segments=_segments(rows, project), labelled=project.target is not None)
+        segments=_segments(rows, project), sensitive=_sensitive(rows, project),
+        labelled=project.target is not None)
 
 
 def holdout(frame: pd.DataFrame, project: Project, train: Dataset) -> Dataset:
@@ -115,12 +121,17 @@ def holdout(frame: pd.DataFrame, project: Project, train: Dataset) -> Dataset:
         times=frame[project.time].to_numpy() if project.time else None,
         classes=train.classes, positive=train.positive,
         scored=None if labelled.all() else labelled, segments=_segments(frame, project),
-        labelled=project.target is not None)
+        sensitive=_sensitive(frame, project), labelled=project.target is not None)
 
 
 def _segments(frame: pd.DataFrame, project: Project) -> np.ndarray | None:
     column = project.evaluate.segment
     return None if column is None else frame[column].to_numpy(dtype=object)
+
+
+def _sensitive(frame: pd.DataFrame, project: Project) -> pd.DataFrame | None:
+    fair = project.gates.fairness
+    return None if fair is None else frame[list(fair.sensitive)].reset_index(drop=True)
 
 
 def _features(frame: pd.DataFrame, project: Project,
@@ -132,8 +143,11 @@ def _features(frame: pd.DataFrame, project: Project,
         roles = {project.target, project.entity, project.time}
         names = [c for c in frame.columns if c not in roles]
         for name in [c for c in names if c in leave_out]:
-            notes.append(f"'{name}' is not used: {leave_out[name]} (list it in "
-                         "features.include to use it anyway)")
+            why = leave_out[name]
+            # the privacy gate's refusals are lifted in gates.privacy.allow, not here
+            notes.append(f"'{name}' is not used: {why}" + (
+                "" if "gates.privacy" in why else
+                " (list it in features.include to use it anyway)"))
         names = [c for c in names if c not in leave_out]
     names = [c for c in names if c not in set(project.features.exclude)]
     if project.prepare.series is not None:

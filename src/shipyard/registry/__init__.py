@@ -39,7 +39,7 @@ log = logging.getLogger("shipyard.registry")
 
 __all__ = ["CHALLENGER", "CHAMPION", "PREVIOUS", "Run", "artifact_paths", "champion_since",
            "champion_version", "load", "load_version", "open_run", "promote", "register",
-           "rollback", "run_json", "tag_run", "versions"]
+           "rollback", "run_json", "tag_run", "versions", "who"]
 
 
 def _client(workspace: Workspace):
@@ -53,14 +53,16 @@ def _client(workspace: Workspace):
 
 
 def register(workspace: Workspace, name: str, run: Run, *, promote: bool = True,
-             reason: str = "passed its gates in `shipyard run`", by: str | None = None) -> str:
+             reason: str = "passed its gates in `shipyard run`", by: str | None = None,
+             tags: dict[str, str] | None = None) -> str:
     """Make the run's logged model a new version of ``name``: the champion (the
     champion it replaces becomes ``previous``) or, with ``promote=False``, the
     ``challenger``, leaving the champion as it is.
 
     The version is created with the SHA-256 of each of its files (tag
-    ``shipyard.sha256``) and whether it has an ONNX form (tag ``shipyard.fast_path``).
-    Returns the new version number."""
+    ``shipyard.sha256``), whether it has an ONNX form (tag ``shipyard.fast_path``)
+    and the given ``tags`` (its gates' verdict and overrides). Returns the new
+    version number."""
     client = _client(workspace)
     from mlflow.exceptions import MlflowException
 
@@ -76,7 +78,7 @@ def register(workspace: Workspace, name: str, run: Run, *, promote: bool = True,
     if run.fast_sha256 is not None and digests.get(FAST_FILE) != run.fast_sha256:
         raise RegistryError(f"The model of run {run.id}: {FAST_FILE} in the artifact store is "
                             "not the ONNX model that was written; not registering it")
-    tags = {"shipyard.run": run.id, integrity.TAG: integrity.encode(digests),
+    tags = {**(tags or {}), "shipyard.run": run.id, integrity.TAG: integrity.encode(digests),
             FAST_TAG: run.fast_path}
     if not promote and current is not None:
         tags[promotion.PARENT] = current
@@ -84,7 +86,7 @@ def register(workspace: Workspace, name: str, run: Run, *, promote: bool = True,
                                           model_id=run.model_id, tags=tags)
     version = str(created.version)
     if promote:
-        promotion.promote(client, name, version, reason, by or _who())
+        promotion.promote(client, name, version, reason, by or who())
     else:
         client.set_registered_model_alias(name, CHALLENGER, version)
     return version
@@ -97,7 +99,7 @@ def promote(workspace: Workspace, name: str, version: str | int, reason: str,
     version (None if there was no champion). On any failure the aliases stay as
     they were (RegistryError)."""
     return promotion.promote(_registered(workspace, name), name, str(version), reason,
-                             by or _who())
+                             by or who())
 
 
 def rollback(workspace: Workspace, name: str, reason: str,
@@ -106,7 +108,7 @@ def rollback(workspace: Workspace, name: str, reason: str,
     that one had replaced, or is dropped. Returns (rolled back version, new
     champion). A RegistryError, changing nothing, when there is nothing to roll
     back to."""
-    return promotion.rollback(_registered(workspace, name), name, reason, by or _who())
+    return promotion.rollback(_registered(workspace, name), name, reason, by or who())
 
 
 def versions(workspace: Workspace, name: str) -> list[dict]:
@@ -161,7 +163,8 @@ def _registered(workspace: Workspace, name: str):
     return client
 
 
-def _who() -> str:
+def who() -> str:
+    """The user name recorded with promotions, rollbacks and overrides."""
     try:
         return getpass.getuser()
     except Exception:  # no user name in this environment (some containers)

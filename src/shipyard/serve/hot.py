@@ -99,7 +99,7 @@ class HotPath:
         if items is not None:
             if state.log is not None:
                 state.log.submit(base, time.time() - elapsed, engine.card.version, rows, items,
-                                 elapsed)
+                                 elapsed, engine.card.private)
             if state.alerts is not None:
                 state.alerts.submit(rows, items)
 

@@ -64,15 +64,16 @@ class PredictionLog:
 
     # ------------------------------------------------------------------ hot path
     def submit(self, base: str, ts: float, version: str | None, rows: list,
-               items: list[dict], latency_s: float) -> None:
+               items: list[dict], latency_s: float, private: tuple[str, ...] = ()) -> None:
         """Hand over one answered request (ids ``base-0``, ``base-1``...); returns at
-        once and never raises. The lists are kept, not copied."""
+        once and never raises. The lists are kept, not copied. The ``private`` inputs
+        (personal data) are left out of what is written."""
         n = len(rows)
         if self._closed or self._queued_in - self._queued_out + n > self.max_queued_rows:
             self.dropped += n
             return
         self._queued_in += n
-        self._queue.append((base, ts, version, rows, items, latency_s))
+        self._queue.append((base, ts, version, rows, items, latency_s, private))
 
     # ------------------------------------------------------------------ the rest
     def flush(self, timeout: float = 5.0) -> bool:
@@ -147,8 +148,10 @@ class PredictionLog:
             if isinstance(entry, _Flush):
                 markers.append(entry)
                 continue
-            base, ts, version, rows, items, latency_s = entry
+            base, ts, version, rows, items, latency_s, private = entry
             latency_ms = latency_s * 1000.0
+            if private:
+                rows = [{k: v for k, v in row.items() if k not in private} for row in rows]
             for i, (row, item) in enumerate(zip(rows, items, strict=True)):
                 score = item.get("probability", item.get("score"))
                 pending.append({"request_id": f"{base}-{i}", "ts": ts, "model_version": version,

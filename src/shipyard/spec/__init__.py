@@ -11,12 +11,18 @@ from pydantic import ValidationError
 
 from shipyard.errors import SpecError
 from shipyard.spec import checks, env, messages, yamlpos
+from shipyard.spec.gates import (
+    DataGate,
+    FairnessGate,
+    Gates,
+    Mitigation,
+    PrivacyGate,
+    QualityGate,
+)
 from shipyard.spec.models import (
     Features,
-    Gates,
     Model,
     Project,
-    QualityGate,
     Range,
     Source,
     Split,
@@ -38,8 +44,8 @@ from shipyard.spec.options import (
 )
 from shipyard.spec.serving import Batching, Serve
 
-__all__ = ["Batching", "Encode", "Evaluate", "Features", "Gates", "Imbalance", "Impute", "Label",
-           "Model",
+__all__ = ["Batching", "DataGate", "Encode", "Evaluate", "FairnessGate", "Features", "Gates",
+           "Imbalance", "Impute", "Label", "Mitigation", "Model", "PrivacyGate",
            "Outliers", "Prepare", "Project", "QualityGate", "Range", "Select", "Series", "Serve",
            "Smooth", "Source", "Split", "Threshold", "Tracking", "Tuning", "load", "parse"]
 
@@ -61,9 +67,11 @@ def load(path: str | Path) -> Project:
     return parse(text, name=str(path), file=path.resolve())
 
 
-def parse(text: str, name: str = "shipyard.yaml", file: Path | None = None) -> Project:
+def parse(text: str, name: str = "shipyard.yaml", file: Path | None = None,
+          sources: bool = True) -> Project:
     """Validate project-file ``text``; ``name`` is what error messages call it and
-    ``file`` is where relative paths start (the current folder when None)."""
+    ``file`` is where relative paths start (the current folder when None). With
+    ``sources=False``, the source's files need not exist."""
     try:
         data, lines, dups = yamlpos.load(text)
     except yamlpos.YamlProblem as exc:
@@ -83,7 +91,7 @@ def parse(text: str, name: str = "shipyard.yaml", file: Path | None = None) -> P
         found = messages.explain(exc, data, Project) + _models_alone(data)
     else:
         project._file = file
-        found = checks.check(project)
+        found = checks.check(project, sources)
     problems += [(yamlpos.line_of(lines, path), f"{yamlpos.dotted(path)}: {msg}")
                  for path, msg in found]
     if problems:

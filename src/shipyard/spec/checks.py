@@ -9,14 +9,18 @@ import re
 from shipyard import catalogue
 from shipyard.errors import did_you_mean
 from shipyard.metrics import ANOMALY, METRICS, REGRESSION, UNLABELLED_METRICS, for_task
+from shipyard.spec import gate_checks
 from shipyard.spec.models import Project
 
 Problem = tuple[tuple, str]
 
 
-def check(project: Project) -> list[Problem]:
+def check(project: Project, sources: bool = True) -> list[Problem]:
+    """Every problem; with ``sources=False`` the source's files need not exist (a run
+    reproduced from its snapshot reads no source)."""
     return [*_metrics(project), *_models(project), *_split(project), *_columns(project),
-            *_source(project), *_label(project), *_prepare(project), *_anomaly(project)]
+            *(_source(project) if sources else []), *_label(project), *_prepare(project),
+            *_anomaly(project), *gate_checks.check(project)]
 
 
 def _metric_problem(name: str, task: str) -> str | None:

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, PrivateAttr, model_validator
 
 from shipyard.spec.base import Strict
+from shipyard.spec.gates import Gates
 from shipyard.spec.monitoring import Monitor, Retrain
 from shipyard.spec.options import Evaluate, Label, Prepare
 from shipyard.spec.serving import Serve
@@ -94,22 +95,6 @@ class Model(Strict):
         Literal["auto"] = {}
 
 
-class QualityGate(Strict):
-    metric: str
-    min: float | None = None
-    max: float | None = None
-
-    @model_validator(mode="after")
-    def _bounded(self) -> QualityGate:
-        if self.min is None and self.max is None:
-            raise ValueError("give 'min' and/or 'max' for the metric")
-        return self
-
-
-class Gates(Strict):
-    quality: list[QualityGate] = []
-
-
 class Tuning(Strict):
     trials: Annotated[int, Field(ge=1, le=10_000)] = 20
     timeout: Annotated[float, Field(gt=0)] | None = None  # seconds per model
@@ -147,6 +132,9 @@ class Project(Strict):
     retrain: Retrain = Retrain()
     tracking: Tracking = Tracking()
     workspace: str = ".shipyard"
+    # Where snapshots are also kept, as an fsspec URL (s3://bucket/path, file:///srv/snaps,
+    # a local folder), so that a run can be reproduced on another machine.
+    snapshots: str | None = None
     seed: int = 0
 
     _file: Path | None = PrivateAttr(default=None)
