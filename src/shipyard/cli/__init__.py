@@ -249,6 +249,7 @@ def _print_outcome(outcome) -> None:
 
 # The retraining commands live beside this file; importing them registers them.
 from shipyard.cli import loop as _loop  # noqa: E402, F401
+from shipyard.cli import runs as _runs  # noqa: E402, F401
 
 
 def main() -> None:

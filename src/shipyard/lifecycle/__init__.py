@@ -32,7 +32,9 @@ from shipyard.data import Snapshot
 from shipyard.errors import DataError, RegistryError, SpecError
 from shipyard.lifecycle.fair import Fairness, assess
 from shipyard.lifecycle.gather import evaluate_held, gather
-from shipyard.lifecycle.record import lineage, log_results, page, run_tags, version_tags
+from shipyard.lifecycle.lineage import log_project
+from shipyard.lifecycle.lineage import tags as lineage_tags
+from shipyard.lifecycle.record import log_results, page, run_tags, version_tags
 from shipyard.monitor import reference as monitor_reference
 from shipyard.progress import Report, silent
 from shipyard.spec import Project
@@ -100,7 +102,8 @@ def run_project(project: Project, progress: Report = silent,
     name = "challenger" if challenge else ("reproduction" if replay else None)
     with registry.open_run(ws, project.tracking.experiment or project.name,
                            run_name=name) as run:
-        run.set_tags(lineage(project) | _parentage(challenge, replay))
+        run.set_tags(lineage_tags(project) | _parentage(challenge, replay))
+        log_project(run, project)
         got = gather(project, ws, run, progress, challenge, replay, overrides)
         if challenge is not None:
             rival = _score_champion(project, got, challenge.champion)

@@ -12,6 +12,7 @@ from shipyard import data, evaluate, gates, prepare, profile, train
 from shipyard.data import Snapshot
 from shipyard.errors import GateFailed
 from shipyard.gates import data_gate
+from shipyard.lifecycle.lineage import share
 from shipyard.lifecycle.record import run_tags
 from shipyard.metrics import ANOMALY, BINARY
 from shipyard.prepare import labels
@@ -84,10 +85,12 @@ def gather(project: Project, ws: Workspace, run, progress: Report,
         held_rows = rows.iloc[holdout_rows].reset_index(drop=True)
     snap = data.store(table, project, ws)
     run.set_tags({"shipyard.snapshot": snap.digest})
+    share(run, project, snap)
     run.log_dataset(frame, snap.data_file, snap.digest, project.target)
     if test_table is not None:
-        run.set_tags({"shipyard.snapshot.test": data.store(test_table, project, ws,
-                                                           test=True).digest})
+        test_snap = data.store(test_table, project, ws, test=True)
+        run.set_tags({"shipyard.snapshot.test": test_snap.digest})
+        share(run, project, test_snap, test=True)
     return Gathered(prof, ds, fit, held, snap, held_rows, early.results, early.unlogged)
 
 

@@ -6,7 +6,6 @@ import html
 import json
 import re
 from datetime import UTC, datetime
-from importlib.metadata import version as package_version
 
 from shipyard import evaluate, gates, profile, report
 from shipyard.data import Snapshot
@@ -14,14 +13,6 @@ from shipyard.metrics import METRICS
 from shipyard.prepare import Dataset
 from shipyard.spec import Project
 from shipyard.train.section import section as training_section
-
-
-def lineage(project: Project) -> dict[str, str]:
-    tags = {"shipyard.project": project.name, "shipyard.project_digest": project.digest,
-            "shipyard.seed": str(project.seed)}
-    for package in ("shipyard", "scikit-learn", "lightgbm", "pandas", "numpy"):
-        tags[f"shipyard.versions.{package}"] = package_version(package)
-    return tags
 
 
 def log_results(run, project, result, ev, verdicts, n_fit: int, n_holdout: int) -> None:

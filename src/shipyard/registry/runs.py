@@ -63,7 +63,9 @@ class Run:
         import mlflow
         from mlflow.entities import Metric
 
-        with mlflow.start_run(run_name=name, nested=True) as child:
+        parent = mlflow.active_run()
+        with mlflow.start_run(run_name=name, nested=True,
+                              experiment_id=parent.info.experiment_id) as child:
             mlflow.log_params({k: _short(v) for k, v in params.items()})
             mlflow.log_metrics({k: float(v) for k, v in metrics.items() if not math.isnan(v)})
             now = int(time.time() * 1000)

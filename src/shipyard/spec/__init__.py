@@ -101,6 +101,7 @@ def parse(text: str, name: str = "shipyard.yaml", file: Path | None = None,
                         details=[f"{name}:{line}: {msg}" if line else f"{name}: {msg}"
                                  for line, msg in problems])
     project._digest = hashlib.sha256(text.encode()).hexdigest()
+    project._text = text
     return project
 
 

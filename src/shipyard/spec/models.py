@@ -139,6 +139,7 @@ class Project(Strict):
 
     _file: Path | None = PrivateAttr(default=None)
     _digest: str = PrivateAttr(default="")
+    _text: str = PrivateAttr(default="")
 
     @property
     def file(self) -> Path | None:
@@ -154,6 +155,11 @@ class Project(Strict):
     def digest(self) -> str:
         """SHA-256 of the project file's bytes, as read."""
         return self._digest
+
+    @property
+    def text(self) -> str:
+        """The project file's text, as read (what a run records to be reproduced)."""
+        return self._text
 
     def resolve(self, path: str) -> Path:
         p = Path(path).expanduser()
