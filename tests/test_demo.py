@@ -46,6 +46,25 @@ def test_demo_registers_a_champion_that_beats_a_constant(demo):
     assert outcome.report.is_file() and outcome.report.stat().st_size > 50_000
 
 
+def test_demo_records_its_gates_in_the_report_and_the_registry(demo):
+    result, _ = demo
+    outcome = result.outcome
+    kinds = {g.gate for g in outcome.gates}
+    assert kinds == {"data", "privacy", "fairness", "quality", "overfitting"}
+    assert all(g.ok for g in outcome.gates)
+    keys = {g.key for g in outcome.gates}
+    assert {"data.rows", "data.egt_c.range", "fairness.mae_difference",
+            "quality.rmse.vs_baseline", "privacy.flight_id.identifier"} <= keys
+    # flight_id only names a row: refused as a feature and kept out of the log
+    assert "flight_id" in outcome.card.private
+    assert "flight_id" not in outcome.card.schema.names
+    page = outcome.report.read_text()
+    assert ">Gates<" in page and ">Fairness<" in page and "engine_variant=" in page
+    tags = registry.versions(outcome.workspace, "fleet-rul")
+    first = next(v for v in tags if v["version"] == "1")
+    assert first["gates"] == "passed"
+
+
 def test_demo_scored_every_engine_on_wing_over_http(demo):
     result, printed = demo
     with duckdb.connect(str(result.project_file.parent / "data" / "fleet.duckdb"),
@@ -155,8 +174,14 @@ def test_demo_refuses_a_gate_failure_without_serving(tmp_path: Path):
     from shipyard.errors import RegistryError
     from shipyard.lifecycle import run_project
 
+    from shipyard.errors import GateFailed
+
     path = init_project(tmp_path / "p", aircraft=8)
-    text = path.read_text()
+    # eight aircraft fly fewer rows than the data gate asks for: stopped before training
+    with pytest.raises(GateFailed, match="nothing was trained") as info:
+        run_project(spec.load(path))
+    assert any(line.startswith("data.rows") for line in info.value.details)
+    text = path.read_text().replace("min_rows: 10000", "min_rows: 100")
     path.write_text(text.replace("max: 30", "max: 0.5"))
     outcome = run_project(spec.load(path))
     assert not outcome.passed and registry.champion_version(outcome.workspace, "fleet-rul") is None

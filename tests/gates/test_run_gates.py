@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from shipyard import gates, registry, spec
-from shipyard.errors import GateFailed, RegistryError, SpecError
+from shipyard.errors import DataError, GateFailed, RegistryError, SpecError
 from shipyard.lifecycle import run_project
 
 PROJECT = """\
@@ -111,6 +111,16 @@ def test_an_override_registers_with_its_reason(tmp_path: Path):
     record = json.loads(tags["shipyard.overrides"])
     assert record[0]["check"] == "fairness.demographic_parity_difference"
     assert record[0]["by"] == "ana" and record[0]["reason"].startswith("pilot")
+    shown = registry.versions(outcome.workspace, "loans")[0]
+    assert shown["gates"] == "overridden" and shown["overrides"][0]["by"] == "ana"
+
+
+def test_a_sensitive_column_the_query_lacks_is_named(tmp_path: Path):
+    project = _project(tmp_path, FAIR.replace("[group]", "[gender]"))
+    with pytest.raises(DataError, match="does not return 1 column") as info:
+        run_project(project)
+    assert any("gates.fairness.sensitive[0]: 'gender'" in d for d in info.value.details)
+    assert list((tmp_path / ".shipyard" / "snapshots").iterdir()) == []
 
 
 def test_an_override_of_an_undeclared_gate_changes_nothing(tmp_path: Path):

@@ -115,7 +115,8 @@ def versions(workspace: Workspace, name: str) -> list[dict]:
     """Every version of ``name``, newest first: version, run_id, created (epoch s),
     aliases, holdout metrics (from its run), parent (a challenger's champion),
     promotion {at, by, reason, replaced}, replaced {by, at}, rollback {at, by,
-    reason, to}, restored_at and champion_since. Empty when nothing is registered."""
+    reason, to}, restored_at, champion_since, gates (the verdict at registration) and
+    overrides [{check, reason, by, at}]. Empty when nothing is registered."""
     return promotion.versions(_client(workspace), name)
 
 

@@ -15,6 +15,7 @@ which a later move repairs.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -33,6 +34,7 @@ ROLLED_BACK_AT, ROLLED_BACK_BY, ROLLBACK_REASON, ROLLED_BACK_TO = (
     "shipyard.rolled_back_to")
 RESTORED_AT = "shipyard.restored_at"  # on the version a rollback made champion again
 PARENT = "shipyard.parent"  # on a challenger: the champion when it was trained
+GATES, OVERRIDES = "shipyard.gates", "shipyard.overrides"  # set at registration
 
 
 class Change:
@@ -173,7 +175,10 @@ def history(mv, aliases: list[str], metrics: dict[str, float]) -> dict:
             "aliases": sorted(aliases), "metrics": metrics, "parent": tags.get(PARENT) or None,
             "promotion": promoted, "replaced": replaced, "rollback": rolled_back,
             "restored_at": stamp(RESTORED_AT),
-            "champion_since": since(tags, mv.creation_timestamp)}
+            "champion_since": since(tags, mv.creation_timestamp),
+            # its gates' verdict (passed, overridden) and the overrides' reasons
+            "gates": tags.get(GATES) or None,
+            "overrides": json.loads(tags[OVERRIDES]) if tags.get(OVERRIDES) else []}
 
 
 def versions(client, name: str) -> list[dict]:
