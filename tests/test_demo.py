@@ -171,10 +171,8 @@ def test_demo_refuses_a_gate_failure_without_serving(tmp_path: Path):
     """A model that fails its gate is not registered, so there is nothing to serve."""
     from shipyard import spec
     from shipyard.demo import init_project
-    from shipyard.errors import RegistryError
+    from shipyard.errors import GateFailed, RegistryError
     from shipyard.lifecycle import run_project
-
-    from shipyard.errors import GateFailed
 
     path = init_project(tmp_path / "p", aircraft=8)
     # eight aircraft fly fewer rows than the data gate asks for: stopped before training

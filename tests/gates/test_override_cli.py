@@ -35,8 +35,9 @@ def test_bad_overrides_exit_2_before_anything_runs(tmp_path: Path):
     project = _project(tmp_path, FAIR)
     code, _, err = shipyard("run", str(project.file), "--override", "fairness")
     assert code == 2 and "needs a reason" in err
-    code, _, err = shipyard("run", str(project.file), "--override", "looks", "--reason", "fine by me")
+    file = str(project.file)
+    code, _, err = shipyard("run", file, "--override", "looks", "--reason", "fine by me")
     assert code == 2 and "no such gate" in err
-    code, _, err = shipyard("run", str(project.file), "--override", "data", "--reason", "fine by me")
+    code, _, err = shipyard("run", file, "--override", "data", "--reason", "fine by me")
     assert code == 2 and "declares no data gate" in err
     assert not (tmp_path / ".shipyard").exists()
