@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from shipyard.gates.record import GateResult, judge
+from shipyard.schema import kind_of
 from shipyard.spec.gates import ColumnRule, DataGate
 
 SHOWN = 5  # offending rows named in a record's details
@@ -80,16 +81,8 @@ def _absent(name: str, rule: ColumnRule, columns: list[str], block: bool) -> Gat
 
 
 def _kind(values: pd.Series) -> str:
-    dtype = values.dtype
-    if pd.api.types.is_bool_dtype(dtype):
-        return "boolean"
-    if pd.api.types.is_integer_dtype(dtype):
-        return "integer"
-    if pd.api.types.is_numeric_dtype(dtype):
-        return "number"
-    if pd.api.types.is_datetime64_any_dtype(dtype):
-        return "datetime"
-    return "text"
+    kind = kind_of(values)  # the same reading of a column as the model's input schema
+    return "text" if kind in (None, "string") else kind
 
 
 def _type(name: str, values: pd.Series, expected: str, block: bool) -> GateResult:
