@@ -8,9 +8,11 @@ BIN := $(VENV)/bin
 # and compiling MLflow & co. on every start costs seconds.
 export UV_COMPILE_BYTECODE := 1
 
-# System tools the tests drive for real: wrk puts load on the live server;
-# Chromium (Debian's package, driven by Playwright) opens the live dashboard.
-SYSTEM_PACKAGES := wrk chromium
+# Debian packages the tests drive for real, each as package=what-shows-it-is-there
+# (a command on PATH, or a file pattern for PostgreSQL, whose binaries are not on PATH):
+# wrk puts load on the live server; Chromium (driven by Playwright) opens the live
+# dashboard; the tests start a throwaway PostgreSQL as a source and a prediction log.
+SYSTEM_PACKAGES := wrk=wrk chromium=chromium postgresql=/usr/lib/postgresql/*/bin/initdb
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test install dev system clean
@@ -29,7 +31,13 @@ demo: install
 	$(BIN)/shipyard demo
 
 system:
-	@missing=""; for p in $(SYSTEM_PACKAGES); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
+	@missing=""; for entry in $(SYSTEM_PACKAGES); do \
+		package=$${entry%%=*}; sign=$${entry#*=}; \
+		case $$sign in \
+			/*) set -- $$sign; [ -e "$$1" ] ;; \
+			*) command -v $$sign >/dev/null ;; \
+		esac || missing="$$missing $$package"; \
+	done; \
 	if [ -n "$$missing" ]; then \
 		$(SUDO) apt-get install -y -q $$missing || \
 		{ $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q $$missing; }; \

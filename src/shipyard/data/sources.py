@@ -4,7 +4,8 @@ Three kinds of source, chosen by the project file:
 
 * ``duckdb:///path.duckdb``: the embedded default, opened read-only;
 * ``files:`` CSV/Parquet/JSON files, exposed as views to an in-memory DuckDB;
-* any other URL: a database reached through SQLAlchemy (SQLite, PostgreSQL...).
+* any other URL: a database reached through SQLAlchemy (SQLite, PostgreSQL...),
+  streamed and retried as :mod:`shipyard.data.database` says.
 
 Relative paths (``duckdb:///data/x.duckdb``, ``sqlite:///x.db``, files) are
 relative to the project file, so a project runs the same from any folder.
@@ -19,6 +20,9 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from shipyard.data import database
+from shipyard.data.database import first_lines as _first_lines
+from shipyard.data.database import query_failed as _query_failed
 from shipyard.errors import SourceError
 from shipyard.spec import Source
 
@@ -42,7 +46,7 @@ def read(source: Source, root: Path, progress: Progress | None = None) -> pa.Tab
         return _read_files(source, root, progress)
     if source.url.startswith("duckdb://"):
         return _read_duckdb(source, root, progress)
-    return _read_sqlalchemy(source, root, progress)
+    return database.read(source.url, source.query, root, progress)
 
 
 def describe(source: Source) -> dict:
@@ -133,52 +137,6 @@ def _run_duckdb(con, source: Source, where: str, progress) -> pa.Table:
         raise _query_failed(where, str(exc), source.query) from exc
 
 
-def _read_sqlalchemy(source: Source, root: Path, progress) -> pa.Table:
-    import sqlalchemy as sa
-    from sqlalchemy import exc as sa_exc
-
-    try:
-        url = sa.engine.make_url(source.url)
-    except sa_exc.ArgumentError as exc:
-        raise SourceError(f"Cannot parse the database URL {source.url!r}", details=[str(exc)],
-                          hint="write it as dialect+driver://user:password@host:port/database") \
-            from exc
-    url = _anchor_sqlite(url, root)
-    shown = url.render_as_string(hide_password=True)
-    try:
-        engine = sa.create_engine(url)
-    except (sa_exc.NoSuchModuleError, ModuleNotFoundError) as exc:
-        raise SourceError(f"No database driver for {shown}", details=[str(exc)],
-                          hint="install the driver the URL names, e.g. pip install "
-                               "'psycopg[binary]' for postgresql+psycopg") from exc
-    try:
-        with engine.connect() as conn:
-            result = conn.execution_options(stream_results=True).execute(sa.text(source.query))
-            return _collect_rows(list(result.keys()), result, progress)
-    except sa_exc.OperationalError as exc:
-        if getattr(exc, "statement", None) and "connect" not in str(exc.orig).lower():
-            raise _query_failed(shown, str(exc.orig), source.query) from exc
-        raise SourceError(f"Cannot connect to {shown}", details=[_first_lines(str(exc.orig))],
-                          hint="check the host, port, credentials and that the database runs") \
-            from exc
-    except sa_exc.DBAPIError as exc:
-        raise _query_failed(shown, str(exc.orig), source.query) from exc
-    finally:
-        engine.dispose()
-
-
-def _anchor_sqlite(url, root: Path):
-    if not url.drivername.startswith("sqlite") or url.database in (None, "", ":memory:"):
-        return url
-    path = Path(url.database)
-    path = path if path.is_absolute() else root / path
-    if not path.is_file():
-        # SQLite would quietly create an empty database and fail later with "no such table".
-        raise SourceError(f"No SQLite database at {path}",
-                          hint="check the path; relative paths start at the project file's folder")
-    return url.set(database=str(path))
-
-
 def _collect(schema: pa.Schema, batches, progress) -> pa.Table:
     collected, rows = [], 0
     for batch in batches:
@@ -187,33 +145,6 @@ def _collect(schema: pa.Schema, batches, progress) -> pa.Table:
         if progress:
             progress(rows)
     return pa.Table.from_batches(collected, schema=schema)
-
-
-def _collect_rows(names: list[str], result, progress) -> pa.Table:
-    """Arrow from DB-API rows, chunk by chunk. Each chunk infers its own types, so
-    a column that is all NULL in one chunk is promoted when the chunks are joined."""
-    tables, rows = [], 0
-    for chunk in iter(lambda: result.fetchmany(_BATCH), []):
-        columns = list(zip(*chunk, strict=True))
-        tables.append(pa.table({n: pa.array(c) for n, c in zip(names, columns, strict=True)}))
-        rows += len(chunk)
-        if progress:
-            progress(rows)
-    if not tables:
-        return pa.table({n: pa.array([], pa.null()) for n in names})
-    return pa.concat_tables(tables, promote_options="permissive")
-
-
-def _query_failed(where: str, message: str, query: str) -> SourceError:
-    shown = query.strip()
-    shown = shown if len(shown) < 2000 else shown[:2000] + " ..."
-    return SourceError(f"The query failed on {where}",
-                       details=[_first_lines(message), "query:", *shown.splitlines()],
-                       hint="fix source.query in the project file")
-
-
-def _first_lines(text: str, n: int = 6) -> str:
-    return "\n  ".join(text.strip().splitlines()[:n])
 
 
 def _safe_url(url: str) -> str:
