@@ -1,4 +1,6 @@
-"""Fixtures shared by the whole suite."""
+"""Fixtures shared by the whole suite: the real services the tests run against,
+each started once per session on loopback and stopped at the end. Without one,
+the tests that need it fail; they are never skipped."""
 
 from __future__ import annotations
 
@@ -6,16 +8,27 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests import pg
+from tests import dask_cluster, pg
 
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[pg.Cluster]:
-    """A throwaway PostgreSQL cluster for the session (see :mod:`tests.pg`). Without
-    PostgreSQL the tests that need it fail: the suite promises to test on it."""
+    """A throwaway PostgreSQL cluster (see :mod:`tests.pg`)."""
     try:
         cluster = pg.Cluster().start()
     except pg.Unavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def dask() -> Iterator[dask_cluster.Cluster]:
+    """A Dask scheduler and two workers, each its own process (see
+    :mod:`tests.dask_cluster`). Tests that kill workers start their own cluster."""
+    try:
+        cluster = dask_cluster.Cluster(workers=2).start()
+    except dask_cluster.Unavailable as exc:
         pytest.fail(str(exc), pytrace=False)
     yield cluster
     cluster.stop()

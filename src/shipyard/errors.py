@@ -59,6 +59,10 @@ class MonitorError(ShipyardError):
     """Monitoring cannot judge the request: no logged predictions, no reference."""
 
 
+class ComputeError(ShipyardError):
+    """The compute cluster cannot be reached or lost work it could not redo."""
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """Return ' (did you mean 'x'?)' for the closest choice, or ''."""
     close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)

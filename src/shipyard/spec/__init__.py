@@ -20,6 +20,7 @@ from shipyard.spec.gates import (
     QualityGate,
 )
 from shipyard.spec.models import (
+    Compute,
     Features,
     Model,
     Project,
@@ -44,8 +45,8 @@ from shipyard.spec.options import (
 )
 from shipyard.spec.serving import Batching, Serve
 
-__all__ = ["Batching", "DataGate", "Encode", "Evaluate", "FairnessGate", "Features", "Gates",
-           "Imbalance", "Impute", "Label", "Mitigation", "Model", "PrivacyGate",
+__all__ = ["Batching", "Compute", "DataGate", "Encode", "Evaluate", "FairnessGate", "Features",
+           "Gates", "Imbalance", "Impute", "Label", "Mitigation", "Model", "PrivacyGate",
            "Outliers", "Prepare", "Project", "QualityGate", "Range", "Select", "Series", "Serve",
            "Smooth", "Source", "Split", "Threshold", "Tracking", "Tuning", "load", "parse"]
 

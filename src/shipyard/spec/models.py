@@ -109,6 +109,34 @@ class Tracking(Strict):
     experiment: Name | None = None
 
 
+class Compute(Strict):
+    """Where tuning, cross-validation and batch scoring run. ``local`` starts a Dask
+    cluster on this machine (loopback only, dashboard off) for the run; ``dask``
+    joins the scheduler at ``address``. Without the section, work stays in this
+    process. The results do not depend on where the work runs."""
+
+    backend: Literal["local", "dask"]
+    address: str | None = None  # tcp://host:port (or tls://)
+    workers: Annotated[int, Field(ge=1, le=256)] | None = None  # local: default one per core
+    timeout: Annotated[float, Field(gt=0)] = 10.0  # seconds to reach the scheduler
+
+    @model_validator(mode="after")
+    def _where(self) -> Compute:
+        if self.backend == "dask" and self.address is None:
+            raise ValueError("backend 'dask' needs 'address': the scheduler, e.g. "
+                             "tcp://10.0.0.5:8786")
+        if self.address is not None and not re.match(r"^(tcp|tls)://[^/\s]+$", self.address):
+            raise ValueError(f"'address' is a scheduler's tcp://host:port (or tls://), got "
+                             f"{self.address!r}")
+        if self.backend == "local" and self.address is not None:
+            raise ValueError("backend 'local' starts its own cluster; 'address' is for "
+                             "backend 'dask'")
+        if self.backend == "dask" and self.workers is not None:
+            raise ValueError("'workers' is for backend 'local'; a remote cluster has the "
+                             "workers it was started with")
+        return self
+
+
 class Project(Strict):
     name: Name
     source: Source
@@ -131,6 +159,7 @@ class Project(Strict):
     monitor: Monitor = Monitor()
     retrain: Retrain = Retrain()
     tracking: Tracking = Tracking()
+    compute: Compute | None = None
     workspace: str = ".shipyard"
     # Where snapshots are also kept, as an fsspec URL (s3://bucket/path, file:///srv/snaps,
     # a local folder), so that a run can be reproduced on another machine.
