@@ -9,6 +9,7 @@ same position. The same arguments always give the same tables.
 ``simulate`` gives the first days (what the demo's first model learns from);
 ``simulate_new_days`` gives them and the days that follow, in which the fleet
 changes (see ``fleet_change``); ``append_duckdb`` adds the new days to the file.
+``fleet_sql`` writes and appends the same tables to PostgreSQL.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from shipyard.data import fleet_schedule as schedule
 from shipyard.data import fleet_tables
 from shipyard.data.fleet_tables import MAX_AIRCRAFT, MODELS
 
-__all__ = ["KEYS", "MODELS", "TYPES", "append_duckdb", "simulate", "simulate_new_days",
-           "write_duckdb"]
+__all__ = ["KEYS", "MODELS", "TYPES", "append_duckdb", "check_tables", "simulate",
+           "simulate_new_days", "write_duckdb"]
 
 TYPES: dict[str, dict[str, str]] = {
     "aircraft": {"aircraft_id": "BIGINT", "tail_number": "VARCHAR", "model": "VARCHAR",
@@ -84,7 +85,7 @@ def write_duckdb(tables: dict[str, pd.DataFrame], path: Path) -> None:
     The file appears complete or not at all: it is written beside ``path`` under
     a temporary name and then renamed over it.
     """
-    _check_tables(tables)
+    check_tables(tables)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
@@ -110,7 +111,7 @@ def append_duckdb(tables: dict[str, pd.DataFrame], path: Path) -> dict[str, int]
     All or nothing, in one transaction: a row that does not convert, or one whose
     key (``KEYS``) the table already has, adds no row to any table.
     """
-    _check_tables(tables)
+    check_tables(tables)
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no fleet file at {path}: write one with write_duckdb first")
@@ -142,7 +143,8 @@ def _append(con: duckdb.DuckDBPyConnection, name: str, rows: int) -> int:
     return rows
 
 
-def _check_tables(tables: dict[str, pd.DataFrame]) -> None:
+def check_tables(tables: dict[str, pd.DataFrame]) -> None:
+    """Refuse tables this module does not make, and tables that lack a column."""
     unknown = set(tables) - set(TYPES)
     if unknown:
         raise ValueError(f"unknown fleet tables: {', '.join(sorted(unknown))}; "

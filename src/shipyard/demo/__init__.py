@@ -1,6 +1,7 @@
 """The embedded demo: an airline's predictive maintenance, end to end.
 
-``shipyard demo`` simulates a fleet into a DuckDB file, runs the life cycle on
+``shipyard demo`` simulates a fleet into a DuckDB file (or, given a URL, a
+PostgreSQL database: the same project file, only its URLs change), runs the life cycle on
 it (SQL with joins -> snapshot -> profile -> train -> evaluate -> gates ->
 registry), serves the champion over HTTP and asks it, over real HTTP requests,
 for the remaining useful life of every engine still on wing, flagging those
@@ -11,6 +12,8 @@ the server switches to it.
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from dataclasses import dataclass
 from importlib.resources import files
@@ -20,13 +23,14 @@ import pandas as pd
 from rich.console import Console
 
 from shipyard import gates, registry, spec
-from shipyard.data import fleet
+from shipyard.data import fleet, fleet_sql
 from shipyard.demo import show, traffic
 from shipyard.demo.new_days import Fortnight, fortnight
 from shipyard.demo.show import command
 from shipyard.demo.traffic import DATA_FILE
-from shipyard.errors import GateFailed, ShipyardError
+from shipyard.errors import GateFailed, ShipyardError, SourceError
 from shipyard.lifecycle import RunOutcome, run_project
+from shipyard.monitor.store import metadata as log_tables
 from shipyard.progress import Bars, Report
 from shipyard.serve.background import BackgroundServer, free_port
 
@@ -45,8 +49,10 @@ class DemoResult:
 
 
 def init_project(folder: Path, *, aircraft: int = 200, seed: int = 0, force: bool = False,
-                 progress: Report | None = None) -> Path:
-    """Write the demo's project file and simulate its fleet data beside it."""
+                 progress: Report | None = None, database: str | None = None) -> Path:
+    """Write the demo's project file and simulate its fleet data beside it, or into
+    the PostgreSQL database at ``database``: its fleet tables are replaced, and so is
+    the prediction log there, which the project file then uses too."""
     folder = Path(folder)
     path = folder / "shipyard.yaml"
     if path.exists() and not force:
@@ -54,26 +60,71 @@ def init_project(folder: Path, *, aircraft: int = 200, seed: int = 0, force: boo
                                                            "choose another folder")
     if aircraft < 1:
         raise ShipyardError(f"--aircraft must be at least 1, got {aircraft}")
-    folder.mkdir(parents=True, exist_ok=True)
-    if progress:
-        progress("Simulating the fleet", 0, 1)
-    tables = fleet.simulate(aircraft=aircraft, seed=seed)
-    fleet.write_duckdb(tables, folder / DATA_FILE)
-    if progress:
-        progress("Simulating the fleet", 1, 1)
-    path.write_text(files("shipyard.data").joinpath("fleet.yaml").read_text())
+    engine = _connect(database) if database is not None else None  # before any write
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if progress:
+            progress("Simulating the fleet", 0, 1)
+        tables = fleet.simulate(aircraft=aircraft, seed=seed)
+        if progress:
+            progress("Simulating the fleet", 1, 1)
+        if engine is None:
+            fleet.write_duckdb(tables, folder / DATA_FILE)
+        else:
+            # The old log's predictions are about another fleet's engines.
+            fleet_sql.write(tables, engine, drop=sorted(log_tables.tables), progress=progress)
+    finally:
+        if engine is not None:
+            engine.dispose()
+    url = None if engine is None else engine.url.render_as_string(hide_password=False)
+    path.write_text(project_text(url))
     return path
+
+
+def project_text(database: str | None = None) -> str:
+    """The demo's project file; with ``database``, its source and prediction log are
+    that database (the rest, the SQL included, is the same)."""
+    text = files("shipyard.data").joinpath("fleet.yaml").read_text()
+    if database is None:
+        return text
+    quoted = json.dumps(database)  # a YAML string, whatever the password holds
+    changes = [
+        ("  # Relative to this file.\n  url: duckdb:///data/fleet.duckdb\n",
+         f"  # Where `shipyard demo --database` loaded the fleet.\n  url: {quoted}\n"),
+        ("# Every served prediction is logged (.shipyard/predictions.db).",
+         "# Every served prediction is logged (in the same database, monitor.store)."),
+        ("\nmonitor:\n", f"\nmonitor:\n  store: {quoted}\n"),
+    ]
+    for old, new in changes:
+        if text.count(old) != 1:
+            raise RuntimeError(f"fleet.yaml no longer has {old!r} once: update project_text")
+        text = text.replace(old, new)
+    return text
+
+
+def _connect(database: str):
+    """The database ``--database`` names, reached once, or a clear error."""
+    if not re.match(r"^postgresql(\+psycopg)?://", database):
+        raise SourceError(f"--database must be a PostgreSQL URL, got {database.split('@')[-1]!r}",
+                          hint="give postgresql+psycopg://user:password@host:port/database")
+    try:
+        return fleet_sql.connect(database)
+    except SourceError as exc:
+        raise SourceError(f"--database: {exc.headline}", details=exc.details,
+                          hint=exc.hint) from exc
 
 
 def run_demo(folder: Path, *, aircraft: int = 200, seed: int = 0, port: int | None = None,
              keep_serving: bool = False, close_loop: bool = True, console: Console | None = None,
-             progress_console: Console | None = None) -> DemoResult:
+             progress_console: Console | None = None, database: str | None = None
+             ) -> DemoResult:
     from shipyard.serve.worker import app_for
 
     console = console or Console()
     started = time.perf_counter()
     with Bars(progress_console or console) as bars:
-        path = init_project(folder, aircraft=aircraft, seed=seed, force=True, progress=bars)
+        path = init_project(folder, aircraft=aircraft, seed=seed, force=True, progress=bars,
+                            database=database)
         project = spec.load(path)
         outcome = run_project(project, bars)
     if not outcome.passed:
@@ -112,7 +163,7 @@ def run_demo(folder: Path, *, aircraft: int = 200, seed: int = 0, port: int | No
 
 def _inspections(project, frame: pd.DataFrame, url: str, card) -> pd.DataFrame:
     """The served RUL of every engine on wing, over HTTP, and whether to inspect it."""
-    rows = traffic.engines_on_wing(project, frame, project.root / DATA_FILE)
+    rows = traffic.engines_on_wing(project, frame)
     items = traffic.predict(url, rows, [*card.schema.names, project.entity])
     predictions = pd.DataFrame({"engine_id": rows[project.entity].to_numpy(),
                                 "predicted_rul": [p["prediction"] for p in items]})

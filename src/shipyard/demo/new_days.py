@@ -16,7 +16,8 @@ from pathlib import Path
 import pandas as pd
 
 from shipyard import loop, monitor, registry
-from shipyard.data import fleet
+from shipyard.data import fleet, fleet_sql
+from shipyard.data.sources import duckdb_path
 from shipyard.demo import traffic
 from shipyard.monitor.store import LogStore
 from shipyard.monitor.summary import write_report
@@ -45,7 +46,7 @@ def fortnight(project: Project, workspace: Workspace, url: str, state, *, aircra
     ``state``), monitor, retrain, and let the server follow the new champion."""
     progress("Flying two more weeks", 0, 1)
     _, new = fleet.simulate_new_days(aircraft, seed, days=FIRST_DAYS, new_days=NEW_DAYS)
-    fleet.append_duckdb(new, project.root / traffic.DATA_FILE)
+    _append(project, new)
     since = pd.Timestamp(new["flights"]["flight_date"].min())
     rows = traffic.rows_since(project, since)
     progress("Flying two more weeks", 1, 1)
@@ -75,3 +76,16 @@ def fortnight(project: Project, workspace: Workspace, url: str, state, *, aircra
     return Fortnight(total, labelled, checked, decision, before, state.engine.card.version,
                      report)
 
+
+
+def _append(project: Project, tables: dict[str, pd.DataFrame]) -> None:
+    """Add the new days' rows where the project's source is."""
+    url = project.source.url
+    if url.startswith("duckdb://"):
+        fleet.append_duckdb(tables, duckdb_path(url, project.root))
+        return
+    engine = fleet_sql.connect(url)
+    try:
+        fleet_sql.append(tables, engine)
+    finally:
+        engine.dispose()

@@ -7,20 +7,21 @@ import json
 import urllib.request
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 
 from shipyard import data
+from shipyard.data.sources import read
 from shipyard.spec import Project
 
 BATCH = 500  # rows per request when replaying a day's flights
 DATA_FILE = Path("data") / "fleet.duckdb"  # beside the project file
 
 
-def engines_on_wing(project: Project, frame: pd.DataFrame, database) -> pd.DataFrame:
+def engines_on_wing(project: Project, frame: pd.DataFrame) -> pd.DataFrame:
     """The latest row of every engine that is still installed: the ones to score."""
-    with duckdb.connect(str(database), read_only=True) as con:
-        removed = {r[0] for r in con.execute("SELECT engine_id FROM removals").fetchall()}
+    # Read where the project's source is (a DuckDB file, PostgreSQL...).
+    query = project.source.model_copy(update={"query": "SELECT engine_id FROM removals"})
+    removed = set(read(query, project.root).column("engine_id").to_pylist())
     on_wing = frame[~frame[project.entity].isin(removed)]
     latest = on_wing.sort_values([project.entity, project.time]).groupby(project.entity).tail(1)
     return latest.reset_index(drop=True)
