@@ -8,6 +8,10 @@ By default everything sits in ``.shipyard/`` beside the project file::
       artifacts/               MLflow artifact store (models, reports, plots)
       reports/<run-id>.html    the self-contained report of each run
 
+With ``tracking: {uri: http://...}`` runs, models and the registry live on that
+MLflow server instead (its artifacts too, uploaded through it); the workspace
+keeps the snapshots and reports.
+
 Building a Workspace never touches the disk; :meth:`Workspace.create` does.
 """
 
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from shipyard.spec import Project
 
@@ -48,7 +53,14 @@ class Workspace:
         return self.tracking_uri.startswith("sqlite:///") and \
             Path(self.tracking_uri.removeprefix("sqlite:///")).parent == self.root
 
+    @property
+    def remote_tracking(self) -> bool:
+        """True when tracking goes to an MLflow server over HTTP(S)."""
+        return urlsplit(self.tracking_uri).scheme in ("http", "https")
+
     def create(self) -> Workspace:
-        for folder in (self.root, self.snapshots, self.artifacts, self.reports):
+        # With a tracking server the artifacts live there: no empty local folder for them.
+        local = () if self.remote_tracking else (self.artifacts,)
+        for folder in (self.root, self.snapshots, *local, self.reports):
             folder.mkdir(parents=True, exist_ok=True)
         return self

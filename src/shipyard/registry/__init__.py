@@ -9,7 +9,7 @@ the version it replaces keeps the alias ``previous``. A retraining cycle's
 model becomes a version with the alias ``challenger`` instead, and is promoted
 separately; :func:`rollback` moves ``champion`` back (see ``promotion``). The
 store is the workspace's SQLite file unless the project file names a tracking
-server.
+server (see ``server``); with a server, artifacts go up and come down through it.
 
 A version records the SHA-256 of each of its files when it is registered; a
 load copies the files, checks every digest, and only then unpickles the copy.
@@ -30,16 +30,17 @@ from urllib.request import url2pathname
 
 from shipyard.card import LoadedModel, ModelCard
 from shipyard.errors import RegistryError
-from shipyard.registry import integrity, promotion, store
+from shipyard.registry import integrity, promotion, server, store
 from shipyard.registry.promotion import CHALLENGER, CHAMPION, PREVIOUS
 from shipyard.registry.runs import FAST_FILE, FAST_TAG, NO_FAST, REFERENCE_DIR, Run, open_run
+from shipyard.registry.server import reach
 from shipyard.workspace import Workspace
 
 log = logging.getLogger("shipyard.registry")
 
 __all__ = ["CHALLENGER", "CHAMPION", "PREVIOUS", "Run", "artifact_paths", "champion_since",
-           "champion_version", "load", "load_version", "open_run", "promote", "register",
-           "rollback", "run_json", "tag_run", "versions", "who"]
+           "champion_version", "load", "load_version", "open_run", "promote", "reach",
+           "register", "rollback", "run_json", "tag_run", "versions", "who"]
 
 
 def _client(workspace: Workspace):
@@ -48,6 +49,7 @@ def _client(workspace: Workspace):
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     if workspace.embedded_tracking:
         store.ensure(workspace.root / "mlflow.db")
+    server.reach(workspace)  # a tracking server that is not there: a clear error, at once
     return mlflow.MlflowClient(tracking_uri=workspace.tracking_uri,
                                registry_uri=workspace.tracking_uri)
 

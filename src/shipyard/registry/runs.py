@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from shipyard.card import ModelCard
-from shipyard.registry import store
+from shipyard.registry import server, store
 from shipyard.workspace import Workspace
 
 # The ONNX form of the pipeline, inside the logged model's directory so that a
@@ -159,6 +159,7 @@ def open_run(workspace: Workspace, experiment: str, run_name: str | None = None)
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     if workspace.embedded_tracking:
         store.ensure(workspace.root / "mlflow.db")
+    server.reach(workspace)
     mlflow.set_tracking_uri(workspace.tracking_uri)
     mlflow.set_registry_uri(workspace.tracking_uri)
     client = mlflow.MlflowClient()
