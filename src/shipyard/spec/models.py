@@ -102,6 +102,12 @@ class Tuning(Strict):
     # Boosting models stop adding trees after this many rounds without improvement on a
     # fold's validation rows; the refit runs the iterations the folds kept. None: off.
     early_stopping: Annotated[int, Field(ge=1)] | None = 50
+    # Trials proposed together and scored at once (on a cluster's workers, one task
+    # each), then reported in trial order: the search sees the same history wherever it
+    # runs. 1 keeps trials one after another, with live pruning (the folds of each trial
+    # are spread instead); above 1, pruning is decided on each trial's fold scores once
+    # its batch is scored (the same decisions everywhere, but no time is saved).
+    batch: Annotated[int, Field(ge=1, le=1000)] = 1
 
 
 class Tracking(Strict):

@@ -15,6 +15,7 @@ The holdout is never seen here.
 from __future__ import annotations
 
 import os
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,8 +26,9 @@ from shipyard.progress import Report, silent
 from shipyard.spec import Project
 from shipyard.train import search, splits
 from shipyard.train.curves import Curve, SizeCurve, iterations_param, learning_curve
-from shipyard.train.cv import Candidate, cross_validate, failures_named, make_pipeline
+from shipyard.train.cv import Candidate, Maker, cross_validate, failures_named, make_pipeline
 from shipyard.train.splits import holdout
+from shipyard.train.spread import Spread
 
 __all__ = ["Candidate", "Curve", "SizeCurve", "TrainResult", "holdout", "make_pipeline",
            "train"]
@@ -45,42 +47,48 @@ class TrainResult:
 
 
 def train(ds: Dataset, steps: list, project: Project, progress: Report = silent,
-          warm: dict[str, dict[str, Any]] | None = None) -> TrainResult:
+          warm: dict[str, dict[str, Any]] | None = None, client=None) -> TrainResult:
     """``steps`` are the unfitted preparation steps (name, transformer or sampler)
     that go before the model in every pipeline. ``warm`` maps a model's name to
     parameters to start from (a champion's): tuning tries them first; a model
-    without a search space takes them, under the project file's own ``params``."""
+    without a search space takes them, under the project file's own ``params``.
+    ``client`` (a ``distributed.Client``) spreads cross-validation over a Dask
+    cluster's workers: tuning trials when ``tuning.batch`` is above 1, else each
+    trial's folds; the results are the same as without it."""
     metric = METRICS[project.primary_metric]
     weighted = project.prepare.imbalance.method == "class_weight"
     patience = project.tuning.early_stopping
 
     def maker(name):
-        return lambda params: make_pipeline(steps, name, project.task, params, project.seed,
-                                            weighted)
+        return Maker(steps, name, project.task, project.seed, weighted)
 
     if not ds.labelled:
         return _unlabelled(ds, project, maker, metric, progress)
     folds = list(splits.folds(ds, project.split_strategy, project.split.folds, project.seed))
-
     candidates = []
-    for spec in project.models:
-        make = maker(spec.name)
+    with Spread(client, ds, folds) if client is not None else nullcontext() as spread:
+        for spec in project.models:
+            make = maker(spec.name)
+            fit = spread.fold_fitter(make, project.task, metric.name, patience) if spread else None
 
-        def score(params, on_fold=None, name=spec.name, make=make, quiet=False):
-            report = None if quiet else (
-                lambda done, total: progress(f"Cross-validating {name}", done, total))
-            return cross_validate(ds, folds, make, name, params, project.task, metric.name,
-                                  patience, on_fold=on_fold, progress=report,
-                                  workers=_workers(len(folds)))
+            def score(params, on_fold=None, name=spec.name, make=make, fit=fit, quiet=False):
+                report = None if quiet else (
+                    lambda done, total: progress(f"Cross-validating {name}", done, total))
+                return cross_validate(ds, folds, make, name, params, project.task, metric.name,
+                                      patience, on_fold=on_fold, progress=report,
+                                      workers=_workers(len(folds)), fit=fit)
 
-        space = _space(spec, project.task)
-        start = (warm or {}).get(spec.name) or {}
-        if space:
-            candidates.append(search.tune(spec.name, dict(spec.params), space,
-                                          lambda p, f: score(p, f, quiet=True), metric,
-                                          project.tuning, project.seed, progress, start))
-        else:
-            candidates.append(score({**start, **spec.params}))
+            space = _space(spec, project.task)
+            start = (warm or {}).get(spec.name) or {}
+            if space:
+                batch = (spread.trial_scorer(make, project.task, metric.name, patience)
+                         if spread else None)
+                candidates.append(search.tune(spec.name, dict(spec.params), space,
+                                              lambda p, f: score(p, f, quiet=True), metric,
+                                              project.tuning, project.seed, progress, start,
+                                              score_batch=batch))
+            else:
+                candidates.append(score({**start, **spec.params}))
     best = _best(candidates, metric)
     model = _refit(maker(best.name), best, ds, progress)
     threshold = None

@@ -5,7 +5,7 @@ fold, training scores, boosting curves, out-of-fold probabilities)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +21,8 @@ from shipyard.prepare import Dataset
 from shipyard.train.curves import Curve, fit_watched
 
 _TRAIN_SCORE_ROWS = 20_000  # enough to see overfitting, cheap to predict
+# An estimator's own thread counts, by the names the libraries give them
+_THREADS = ("n_jobs", "num_threads", "nthread", "thread_count")
 
 
 @dataclass(frozen=True)
@@ -50,38 +52,61 @@ class Candidate:
 
 
 def make_pipeline(steps: list, name: str, task: str, params: dict, seed: int,
-                  class_weight: bool = False):
-    """A fresh pipeline: clones of the preparation ``steps`` and the model."""
+                  class_weight: bool = False, one_thread: bool = False):
+    """A fresh pipeline: clones of the preparation ``steps`` and the model.
+    ``one_thread``: the model's own thread count is 1 (a task on a cluster worker,
+    which has one core to itself)."""
     from imblearn.pipeline import Pipeline
 
     estimator = catalogue.make_estimator(name, task, params, seed)
     if class_weight and "class_weight" in estimator.get_params() and "class_weight" not in params:
         estimator.set_params(class_weight="balanced")
+    if one_thread:
+        known = estimator.get_params()
+        estimator.set_params(**{k: 1 for k in _THREADS if known.get(k) not in (None, 1)
+                                and k in known})
     return Pipeline([*((n, clone(s)) for n, s in steps), ("model", estimator)])
+
+
+@dataclass(frozen=True)
+class Maker:
+    """Makes the pipeline of one model for given parameters; a plain value, so that
+    it can be sent to a cluster's workers."""
+
+    steps: list
+    name: str
+    task: str
+    seed: int
+    class_weight: bool = False
+    one_thread: bool = False
+
+    def __call__(self, params: dict):
+        return make_pipeline(self.steps, self.name, self.task, params, self.seed,
+                             self.class_weight, self.one_thread)
 
 
 def cross_validate(ds: Dataset, folds, make: Callable[[dict], Any], name: str,
                    params: dict, task: str, metric: str, patience: int | None,
                    on_fold: Callable[[int, float], None] | None = None,
                    progress: Callable[[int, int], None] | None = None,
-                   workers: int = 1) -> Candidate:
+                   workers: int = 1, fit: Callable | None = None) -> Candidate:
     """Score ``params`` on every fold. ``on_fold(i, mean so far)`` may raise to stop
     early (pruning); ``progress(done, total)`` follows the folds.
 
     ``workers`` folds are fitted at once, in threads: the boosting libraries and
-    most of scikit-learn release the GIL while they fit. Results are reported in
-    fold order, so they are the same whatever the number of workers."""
+    most of scikit-learn release the GIL while they fit. ``fit(params)``, when given,
+    fits them elsewhere instead (a cluster) and yields what :func:`fit_fold` returns,
+    fold by fold. Results are reported in fold order, so they are the same whatever
+    the number of workers and wherever the folds ran."""
     started, scores, train_scores, curves = time.perf_counter(), {}, [], []
     oof = np.full(len(ds), np.nan) if task in (BINARY, ANOMALY) else None
     folds = list(folds)
-    for start in range(0, len(folds), max(workers, 1)):
-        batch = folds[start:start + max(workers, 1)]
-        with failures_named(name):
-            done = Parallel(n_jobs=len(batch), backend="threading")(
-                delayed(_fold)(ds, make(params), fit_rows, val_rows, task, metric, patience)
-                for fit_rows, val_rows in batch)
-        for i, ((_, val_rows), (fold, train_score, curve)) in enumerate(
-                zip(batch, done, strict=True), start=start + 1):
+    results = fit(params) if fit else _in_threads(ds, folds, make, params, task, metric,
+                                                   patience, workers)
+    try:
+        for i, (_, val_rows) in enumerate(folds, start=1):
+            with failures_named(name):
+                fold, train_score, curve = next(results)
             train_scores.append(train_score)
             if curve is not None:
                 curves.append(curve)
@@ -93,11 +118,24 @@ def cross_validate(ds: Dataset, folds, make: Callable[[dict], Any], name: str,
                 progress(i, len(folds))
             if on_fold:
                 on_fold(i, float(np.mean(scores[metric])))
+    finally:
+        results.close()  # a pruned trial: folds still running elsewhere are cancelled
     return Candidate(name, dict(params), scores, time.perf_counter() - started,
                      train_scores=train_scores, curves=curves, oof=oof)
 
 
-def _fold(ds: Dataset, pipe, fit_rows, val_rows, task: str, metric: str, patience):
+def _in_threads(ds: Dataset, folds: list, make, params: dict, task: str, metric: str,
+                patience, workers: int) -> Iterator:
+    """The folds fitted here, ``workers`` at a time, in threads."""
+    step = max(workers, 1)
+    for start in range(0, len(folds), step):
+        batch = folds[start:start + step]
+        yield from Parallel(n_jobs=len(batch), backend="threading")(
+            delayed(fit_fold)(ds, make(params), fit_rows, val_rows, task, metric, patience)
+            for fit_rows, val_rows in batch)
+
+
+def fit_fold(ds: Dataset, pipe, fit_rows, val_rows, task: str, metric: str, patience):
     """Fit one fold; its validation prediction, training score and curve."""
     fit, val = ds.take(fit_rows), ds.take(val_rows)
     curve = fit_watched(pipe, fit.X, fit.y, val.X, val.y, patience)
