@@ -155,13 +155,14 @@ def monitor(project: ProjectArg = DEFAULT_PROJECT,
 @_guarded
 def ui(project: ProjectArg = DEFAULT_PROJECT,
        port: Annotated[int, typer.Option(help="Port for MLflow's UI.")] = 5000) -> None:
-    """Open MLflow's UI on the project's tracking store."""
+    """Open MLflow's UI on the project's tracking store (or name the tracking server's)."""
     from shipyard import spec
     from shipyard.workspace import Workspace
 
     ws = Workspace.of(spec.load(project))
-    if not ws.embedded_tracking:
-        out.print(f"This project tracks to {ws.tracking_uri}; open that in a browser.")
+    if ws.remote_tracking:  # the server has its own UI: nothing to start here
+        out.print(f"This project tracks to the MLflow server at {ws.tracking_uri}; its UI is "
+                  "there: open that URL in a browser.", markup=False, soft_wrap=True)
         return
     err.print(f"MLflow UI on http://127.0.0.1:{port} (Ctrl-C to stop)")
     os.execv(sys.executable, [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri",
@@ -192,14 +193,19 @@ def demo(folder: Annotated[Path, typer.Option("--dir", help="Where the demo work
                                                        "or a free one).")] = None,
          keep_serving: Annotated[bool | None, typer.Option(
              help="Keep the API running after the demo (default: when run in a terminal).")]
-         = None) -> None:
+         = None,
+         database: Annotated[str | None, typer.Option(
+             "--database", help="Load the fleet into this PostgreSQL database "
+                                "(postgresql+psycopg://user:password@host:port/db; its fleet "
+                                "tables and prediction log are replaced) and run the demo "
+                                "there, prediction log included.")] = None) -> None:
     """Simulate an airline fleet and run the whole life cycle on it: a live API, then two
     weeks in which the fleet changes, drift is found and a retrained model takes over."""
     from shipyard.demo import run_demo
 
     stay = sys.stdout.isatty() if keep_serving is None else keep_serving
     run_demo(folder, aircraft=aircraft, seed=seed, port=port, keep_serving=stay,
-             console=out, progress_console=err)
+             console=out, progress_console=err, database=database)
 
 
 @app.command()
@@ -250,6 +256,7 @@ def _print_outcome(outcome) -> None:
 # The retraining commands live beside this file; importing them registers them.
 from shipyard.cli import loop as _loop  # noqa: E402, F401
 from shipyard.cli import runs as _runs  # noqa: E402, F401
+from shipyard.cli import score as _score  # noqa: E402, F401
 
 
 def main() -> None:
