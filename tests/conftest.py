@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests import dask_cluster, pg
+from tests import mlflow_server as mlflow_process
 
 
 @pytest.fixture(scope="session")
@@ -32,3 +33,15 @@ def dask() -> Iterator[dask_cluster.Cluster]:
         pytest.fail(str(exc), pytrace=False)
     yield cluster
     cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def mlflow_server() -> Iterator[mlflow_process.Server]:
+    """A real ``mlflow server`` on loopback with a SQLite backend, its artifacts
+    served through it (see :mod:`tests.mlflow_server`)."""
+    try:
+        server = mlflow_process.Server().start()
+    except mlflow_process.Unavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield server
+    server.stop()

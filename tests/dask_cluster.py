@@ -94,6 +94,7 @@ class Cluster:
                     process.wait(timeout=15)
                 except subprocess.TimeoutExpired:
                     process.kill()
+                    process.wait(timeout=10)
         shutil.rmtree(self.root, ignore_errors=True)
 
     def _spawn(self, name: str, *args: str) -> subprocess.Popen:

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from shipyard import evaluate, gates, prepare, registry, report, train
+from shipyard import compute, evaluate, gates, prepare, registry, report, train
 from shipyard.card import LoadedModel, ModelCard
 from shipyard.data import Snapshot
 from shipyard.errors import DataError, RegistryError, SpecError
@@ -98,10 +98,14 @@ def run_project(project: Project, progress: Report = silent,
     failed blocking gates through; their reasons are recorded with the version."""
     overrides = overrides or []
     _check_overrides(project, overrides)
-    ws = Workspace.of(project).create()
+    ws = Workspace.of(project)
+    registry.reach(ws)  # a tracking server that is not there: said before any folder is made
+    ws = ws.create()
     name = "challenger" if challenge else ("reproduction" if replay else None)
-    with registry.open_run(ws, project.tracking.experiment or project.name,
-                           run_name=name) as run:
+    # The cluster first: one that cannot be reached stops the run before any work.
+    with compute.connect(project.compute) as client, \
+            registry.open_run(ws, project.tracking.experiment or project.name,
+                              run_name=name) as run:
         run.set_tags(lineage_tags(project) | _parentage(challenge, replay))
         log_project(run, project)
         got = gather(project, ws, run, progress, challenge, replay, overrides)
@@ -111,7 +115,7 @@ def run_project(project: Project, progress: Report = silent,
         else:
             rival, rival_version = _champion_for_gates(project, ws, got, replay)
         result = train.train(got.fit, prepare.steps(got.fit, project), project, progress,
-                             warm=challenge.warm if challenge else None)
+                             warm=challenge.warm if challenge else None, client=client)
         ev = evaluate_held(project, got, result, progress)
         model, threshold, fair = result.model, result.threshold, None
         if project.gates.fairness is not None:
