@@ -159,7 +159,7 @@ def test_vibration_is_the_mean_of_the_last_ten_without_their_extremes(parts, tmp
     (f"postgresql+psycopg://{USER}:wrong@127.0.0.1:{{port}}/{USER}", "Cannot connect",
      "user name and password"),
     (f"postgresql+psycopg://{USER}:{PASSWORD}@127.0.0.1:{{port}}/nowhere", "Cannot connect",
-     "create the database first"),
+     "the database must exist already"),
     (f"postgresql://{USER}:{PASSWORD}@127.0.0.1:1/{USER}", "Cannot connect", "host and port"),
     ("sqlite:///fleet.db", "PostgreSQL only, not sqlite", "postgresql+psycopg://"),
     ("postgresql+psycopg2://u@h/db", "PostgreSQL only, not postgresql+psycopg2", None),

@@ -65,7 +65,7 @@ def _attempts(engine: sa.Engine, query: str, shown: str, progress) -> pa.Table:
             conn = engine.connect()
         except sa_exc.DBAPIError as exc:
             if not dropped:  # never connected: the URL, the credentials or the server
-                raise _cannot_connect(shown, exc) from exc
+                raise cannot_connect(shown, exc) from exc
             dropped.append(f"attempt {attempt}: could not reconnect: {_reason(exc)}")
             continue
         try:
@@ -167,14 +167,17 @@ def _is_drop(exc: sa_exc.DBAPIError) -> bool:
     return exc.connection_invalidated or state.startswith(("08", "57P"))
 
 
-def _cannot_connect(shown: str, exc: sa_exc.DBAPIError) -> SourceError:
+def cannot_connect(shown: str, exc: sa_exc.DBAPIError, where: str = "source.url") -> SourceError:
+    """Why a first connection failed, with a hint about the part of the URL (given
+    in ``where``) to check."""
     message = str(exc.orig)
     if "password" in message or "authentication" in message or 'role "' in message:
-        hint = "check the user name and password in source.url"
+        hint = f"check the user name and password in {where}"
     elif "database" in message and "does not exist" in message:
-        hint = "check the database name in source.url; the database must exist already"
+        hint = f"check the database name in {where}; the database must exist already " \
+               "(CREATE DATABASE ...)"
     else:
-        hint = "check the host and port in source.url and that the database server runs " \
+        hint = f"check the host and port in {where} and that the database server runs " \
                "and accepts connections from here"
     return SourceError(f"Cannot connect to {shown}", details=[first_lines(message)], hint=hint)
 

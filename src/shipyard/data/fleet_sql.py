@@ -17,7 +17,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
-from shipyard.data.database import CONNECT_TIMEOUT_S, first_lines
+from shipyard.data.database import CONNECT_TIMEOUT_S, cannot_connect
 from shipyard.data.fleet import KEYS, TYPES, check_tables
 from shipyard.errors import SourceError
 
@@ -57,7 +57,7 @@ def connect(url: str) -> sa.Engine:
             conn.execute(sa.text("SELECT 1"))
     except sa_exc.DBAPIError as exc:
         engine.dispose()
-        raise _cannot_connect(shown(engine.url), exc) from exc
+        raise cannot_connect(shown(engine.url), exc, "the URL") from exc
     return engine
 
 
@@ -143,15 +143,3 @@ def _copy(cursor, tables: dict[str, pd.DataFrame], progress: Progress | None) ->
                 done += len(piece)
                 if progress:
                     progress(STEP, done, total)
-
-
-def _cannot_connect(where: str, exc: sa_exc.DBAPIError) -> SourceError:
-    message = str(exc.orig)
-    if "password" in message or "authentication" in message or 'role "' in message:
-        hint = "check the user name and password in the URL"
-    elif "database" in message and "does not exist" in message:
-        hint = "create the database first (CREATE DATABASE ...), or name one that exists"
-    else:
-        hint = "check the host and port in the URL and that PostgreSQL runs and accepts " \
-               "connections from here"
-    return SourceError(f"Cannot connect to {where}", details=[first_lines(message)], hint=hint)
