@@ -15,6 +15,7 @@ PostgreSQL...) and hand back an Arrow table.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -42,6 +43,40 @@ _PG_TYPES = {
 
 def read(url: str, query: str, root: Path, progress=None) -> pa.Table:
     """Every row of ``query`` on the database at ``url``."""
+    parsed, shown = _parse(url, root)
+    engine = _engine(parsed, shown)
+    try:
+        return _attempts(engine, query, shown, progress)
+    finally:
+        engine.dispose()
+
+
+def batches(url: str, query: str, root: Path) -> Iterator:
+    """The rows of ``query`` as they are fetched, for results too big to hold (batch
+    scoring): the column names first, then one Arrow table per chunk. A dropped
+    connection is not retried here: the caller has already used the earlier chunks."""
+    parsed, shown = _parse(url, root)
+    engine = _engine(parsed, shown)
+    try:
+        try:
+            conn = engine.connect()
+        except sa_exc.DBAPIError as exc:
+            raise cannot_connect(shown, exc) from exc
+        with conn:
+            chunks = _chunks(conn, query, shown)
+            try:
+                names, _ = next(chunks)
+                yield names
+                yield from chunks
+            except sa_exc.DBAPIError as exc:
+                raise query_failed(shown, str(exc.orig), query) from exc
+    finally:
+        engine.dispose()
+
+
+def _parse(url: str, root: Path):
+    """The parsed URL (a relative SQLite path anchored at ``root``) and how to show it
+    in messages, without its password."""
     try:
         parsed = sa.engine.make_url(url)
     except sa_exc.ArgumentError as exc:
@@ -49,12 +84,7 @@ def read(url: str, query: str, root: Path, progress=None) -> pa.Table:
                           hint="write it as dialect+driver://user:password@host:port/database") \
             from exc
     parsed = _anchor_sqlite(parsed, root)
-    shown = parsed.render_as_string(hide_password=True)
-    engine = _engine(parsed, shown)
-    try:
-        return _attempts(engine, query, shown, progress)
-    finally:
-        engine.dispose()
+    return parsed, parsed.render_as_string(hide_password=True)
 
 
 def _attempts(engine: sa.Engine, query: str, shown: str, progress) -> pa.Table:
@@ -82,6 +112,24 @@ def _attempts(engine: sa.Engine, query: str, shown: str, progress) -> pa.Table:
 
 
 def _stream(conn: sa.Connection, query: str, shown: str, progress) -> pa.Table:
+    chunks = _chunks(conn, query, shown)
+    names, types = next(chunks)
+    tables, rows = [], 0
+    for table in chunks:
+        tables.append(table)
+        rows += table.num_rows
+        if progress:
+            progress(rows)
+    if not tables:
+        return pa.table({n: pa.array([], t or pa.null()) for n, t in zip(names, types,
+                                                                        strict=True)})
+    # an untyped column that is all NULL in one chunk is promoted to the others' type
+    return pa.concat_tables(tables, promote_options="permissive")
+
+
+def _chunks(conn: sa.Connection, query: str, shown: str) -> Iterator:
+    """The result's column names and Arrow types (None: unknown) first, then one
+    Arrow table per fetched chunk."""
     result = conn.execution_options(stream_results=True, max_row_buffer=_BATCH).execute(
         sa.text(query))
     try:
@@ -94,24 +142,17 @@ def _stream(conn: sa.Connection, query: str, shown: str, progress) -> pa.Table:
                                       f"{', '.join(map(repr, twice))}: give each its own "
                                       "name (... AS name)", query)
         types = _types(conn, result)
-        tables, rows = [], 0
+        yield names, types
         for chunk in result.partitions(_BATCH):
             columns = zip(*chunk, strict=True)
-            tables.append(pa.table({n: _array(c, t) for n, c, t in
-                                    zip(names, columns, types, strict=True)}))
-            rows += len(chunk)
+            table = pa.table({n: _array(c, t) for n, c, t in
+                              zip(names, columns, types, strict=True)})
             del chunk, columns  # before the next fetch: one chunk of Python rows at a time
-            if progress:
-                progress(rows)
+            yield table
     finally:
         # also on errors: SQLAlchemy leaves the server-side cursor of a dropped
         # connection open, and psycopg warns when it is collected
         result.close()
-    if not tables:
-        return pa.table({n: pa.array([], t or pa.null()) for n, t in zip(names, types,
-                                                                        strict=True)})
-    # an untyped column that is all NULL in one chunk is promoted to the others' type
-    return pa.concat_tables(tables, promote_options="permissive")
 
 
 def _types(conn: sa.Connection, result) -> list[pa.DataType | None]:
