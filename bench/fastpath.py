@@ -22,7 +22,7 @@ import pandas as pd
 from shipyard import spec
 from shipyard.card import ModelCard
 from shipyard.prepare import dataset, steps
-from shipyard.serve.fast import FastModel, batch_of, compile_pipeline, scores_python
+from shipyard.serve.compiler import FastModel, batch_of, compile_pipeline, scores_python
 from shipyard.serve.inputs import Batch
 from shipyard.train.cv import make_pipeline
 
@@ -136,7 +136,7 @@ def main() -> None:
     fit_s = time.perf_counter() - started
     sample = card.schema.model_frame(adult_like(2_000, seed=1))
     started = time.perf_counter()
-    onnx = compile_pipeline(pipeline, card, sample)
+    onnx = compile_pipeline(pipeline, card, sample).onnx
     compile_s = time.perf_counter() - started
     one, two = FastModel(onnx, card, threads=1), FastModel(onnx, card, threads=2)
     big = batch_of(card.schema.model_frame(adult_like(args.rows, seed=2)), card)

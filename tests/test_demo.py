@@ -111,6 +111,9 @@ def test_demo_closes_the_loop(demo):
     assert decision["challenger_score"] < decision["champion_score"]
     assert registry.champion_version(ws, "fleet-rul") == decision["challenger"] == "2"
     assert later.served_before == "1" and later.served_after == "2"
+    # both versions were scored on the compiled fast path (exact trees), not the pipeline
+    assert result.served_paths == {"1": "onnx", "2": "onnx"}
+    assert printed.count("on the compiled fast path") == 2
     assert "version 1 -> version 2" in printed and "Retraining: promoted" in printed
     assert later.report.is_file() and "engine_variant" in later.report.read_text()
     # The engines on wing were scored again, by the new champion, over HTTP.
@@ -147,6 +150,10 @@ def test_shipyard_serve_answers_with_the_champion(demo):
         assert client.post("/predict", json=payload[0]).status_code == 200  # still serving
         schema = client.get("/openapi.json").json()
         assert "egt_c" in str(schema)
+        serving = client.get("/model").json()["serving"]
+        assert serving["path"] == "onnx", serving
+        runs = {s["step"]: s["runs"] for s in serving["steps"]}
+        assert runs["model"] == "compiled" and set(runs.values()) == {"compiled"}
     finally:
         client.close()
         server.terminate()

@@ -6,7 +6,7 @@ import numpy as np
 
 from shipyard import registry
 from shipyard.registry.runs import FAST_TAG
-from shipyard.serve.fast import FastModel, batch_of, compile_pipeline
+from shipyard.serve.compiler import FastModel, batch_of, compile_pipeline
 
 ONNX = b"stand-in bytes: the registry stores and checks them, it does not run them"
 
@@ -44,7 +44,7 @@ def test_a_model_registered_without_trying_says_so(ws, log):
 
 def test_a_compiled_linear_pipeline_round_trips(ws, fitted, log):
     pipe, card, ds = fitted
-    registry.register(ws, "t", log(compile_pipeline(pipe, card, ds.X)))
+    registry.register(ws, "t", log(compile_pipeline(pipe, card, ds.X).onnx))
     loaded = registry.load(ws, "t")
     assert loaded.fast_note == ""
     fast = FastModel(loaded.onnx, loaded.card).scores(batch_of(ds.X, loaded.card)).values

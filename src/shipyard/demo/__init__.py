@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
 
@@ -46,6 +46,8 @@ class DemoResult:
     seconds: float
     later: Fortnight | None = None  # the two weeks after, when the demo ran them
     predictions_after: pd.DataFrame | None = None  # the same, by the champion after them
+    # How the server scored each version it served: "onnx" (the fast path) or "python"
+    served_paths: dict[str, str] = field(default_factory=dict)
 
 
 def init_project(folder: Path, *, aircraft: int = 200, seed: int = 0, force: bool = False,
@@ -138,7 +140,7 @@ def run_demo(folder: Path, *, aircraft: int = 200, seed: int = 0, port: int | No
     with BackgroundServer(app, host, port) as server:
         predictions = _inspections(project, outcome.snapshot.frame(), server.url, model.card)
         result = DemoResult(path, outcome, server.url, predictions,
-                            time.perf_counter() - started)
+                            time.perf_counter() - started, served_paths=_paths(app.state))
         show.first(console, result, INSPECT_BELOW)
         if close_loop:
             with Bars(progress_console or console) as bars:
@@ -147,7 +149,8 @@ def run_demo(folder: Path, *, aircraft: int = 200, seed: int = 0, port: int | No
             latest = traffic.rows_since(project, pd.Timestamp.min)
             after = _inspections(project, latest, server.url, app.state.engine.card)
             result = DemoResult(path, outcome, server.url, predictions,
-                                time.perf_counter() - started, later, after)
+                                time.perf_counter() - started, later, after,
+                                served_paths=_paths(app.state))
             show.second(console, result, INSPECT_BELOW)
         show.where(console, result)
         if keep_serving:
@@ -169,6 +172,10 @@ def _inspections(project, frame: pd.DataFrame, url: str, card) -> pd.DataFrame:
                                 "predicted_rul": [p["prediction"] for p in items]})
     predictions["inspect"] = predictions["predicted_rul"] < INSPECT_BELOW
     return predictions
+
+
+def _paths(state) -> dict[str, str]:
+    return {str(h["version"]): h["path"] for h in state.history}
 
 
 def _is_free(host: str, port: int) -> bool:

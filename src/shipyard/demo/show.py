@@ -22,6 +22,7 @@ def first(console: Console, result, inspect_below: int) -> None:
         f"  Champion      {card.name} version {outcome.version} ({card.estimator}): holdout "
         f"RMSE {ev.metrics['rmse']:.1f}, MAE {ev.metrics['mae']:.1f}, R² {ev.metrics['r2']:.3f} "
         f"(constant predictor RMSE {ev.baseline_metrics['rmse']:.1f})\n"
+        f"  Served        {_path(result, outcome.version)}\n"
         f"  Flagged       {flagged} of {len(result.predictions)} engines on wing",
         soft_wrap=True)
 
@@ -41,7 +42,7 @@ def second(console: Console, result, inspect_below: int) -> None:
     console.print(
         f"\n[bold]Shipyard demo finished in {result.seconds:.0f} s[/]\n"
         f"  Served        version {later.served_before} -> version {later.served_after} "
-        "(switched without a restart)\n"
+        f"(switched without a restart; {_path(result, later.served_after)})\n"
         f"  Flagged now   {flagged} of {len(after)} engines on wing "
         f"(predicted RUL under {inspect_below} flights)", soft_wrap=True)
 
@@ -105,3 +106,9 @@ def command() -> str:
         return str(script.relative_to(Path.cwd()))
     except ValueError:
         return str(script)
+
+
+def _path(result, version) -> str:
+    path = result.served_paths.get(str(version))
+    return {"onnx": "on the compiled fast path (ONNX Runtime)",
+            "python": "by the Python pipeline (see GET /model for why)"}.get(path, "")

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from shipyard import compute, evaluate, gates, prepare, registry, report, train
@@ -35,6 +34,7 @@ from shipyard.lifecycle.gather import evaluate_held, gather
 from shipyard.lifecycle.lineage import log_project
 from shipyard.lifecycle.lineage import tags as lineage_tags
 from shipyard.lifecycle.record import log_results, page, run_tags, version_tags
+from shipyard.metrics import REGRESSION
 from shipyard.monitor import reference as monitor_reference
 from shipyard.progress import Report, silent
 from shipyard.spec import Project
@@ -43,7 +43,6 @@ from shipyard.workspace import Workspace
 __all__ = ["Challenge", "Replay", "RunOutcome", "Split", "run_project"]
 
 log = logging.getLogger("shipyard.lifecycle")
-_FAST_SAMPLE_ROWS = 2_000  # holdout rows on which the ONNX form must agree with the pipeline
 
 
 # (training rows, holdout rows, which holdout rows are scored: None for all) of a Dataset
@@ -149,7 +148,7 @@ def run_project(project: Project, progress: Report = silent,
 
         version = None
         if gates.passed(verdicts) and replay is None:
-            run.log_fast(*_fast_form(project, model, card, got.held.X))
+            run.log_fast(*_fast_form(project, run, model, card, got.held))
             version = registry.register(ws, project.name, run, promote=challenge is None,
                                         tags=version_tags(verdicts, overrides))
         run.set_tags(run_tags(verdicts) | {"shipyard.registered_version": version or "none"})
@@ -205,28 +204,36 @@ def _score_champion(project: Project, got, champion: LoadedModel) -> evaluate.Ev
                         hint="promote a version by hand (`shipyard promote VERSION`)") from exc
 
 
-def _fast_form(project: Project, model, card: ModelCard,
-               X: pd.DataFrame) -> tuple[bytes | None, str]:
-    """The pipeline compiled to ONNX and checked against it on holdout rows, or None
-    and the reason. Never fails the run: without it the pipeline serves as it is."""
+def _fast_form(project: Project, run, model, card: ModelCard,
+               held) -> tuple[bytes | None, str]:
+    """The pipeline compiled to ONNX and checked against it on every holdout row, or
+    None and the reason. Never fails the run: without it the pipeline serves as it is."""
     if not project.serve.fast_path:
         return None, "the fast path is off (serve.fast_path: false)"
     # Imported here: the ONNX tool chain is slow to import and only needed now.
-    from shipyard.serve.fast import NotCompilable, compile_pipeline
+    from shipyard.serve.compiler import NotCompilable, compile_pipeline, listing
 
-    sample = X.head(_FAST_SAMPLE_ROWS)
+    scale = None
+    if project.task == REGRESSION and held.labelled:
+        y = np.asarray(held.y, dtype=np.float64)
+        scale = float(np.nanstd(y)) if np.isfinite(y).any() else None
     try:
-        onnx = compile_pipeline(model, card, sample)
+        compiled = compile_pipeline(model, card, held.X, scale=scale)
     except NotCompilable as exc:
         log.info("%s: no ONNX form, the Python pipeline will serve: %s", project.name, exc)
-        return None, str(exc)
+        onnx, note = None, str(exc)
     except Exception as exc:  # a converter's bug must not cost a model that passed its gates
         log.warning("%s: compiling to ONNX failed; the Python pipeline will serve",
                     project.name, exc_info=True)
-        return None, f"compiling to ONNX failed: {type(exc).__name__}: {exc}"
-    log.info("%s: compiled to ONNX (%d bytes), agrees with the pipeline on %d holdout rows",
-             project.name, len(onnx), len(sample))
-    return onnx, ""
+        onnx, note = None, f"compiling to ONNX failed: {type(exc).__name__}: {exc}"
+    else:
+        onnx, note = compiled.onnx, ""
+        log.info("%s: compiled to ONNX (%d bytes), agrees with the pipeline: %s", project.name,
+                 len(onnx), compiled.describe())
+        run.set_tags({"shipyard.fast_agreement": compiled.describe()})
+    for step in listing(model, onnx is not None):
+        log.info("%s:   %-40s %-28s %s", project.name, step["step"], step["kind"], step["runs"])
+    return onnx, note
 
 
 def _reference(project: Project, model, card: ModelCard, got) -> monitor_reference.Reference:

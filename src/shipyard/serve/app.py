@@ -116,7 +116,8 @@ def _optional(engine: Engine) -> frozenset[str]:
 
 
 def _served(engine: Engine) -> dict:
-    return {"version": engine.card.version, "run_id": engine.card.run_id, **engine.describe()}
+    return {"version": engine.card.version, "run_id": engine.card.run_id, "path": engine.path,
+            **({"note": engine.note} if engine.note else {})}
 
 
 class _lifespan:

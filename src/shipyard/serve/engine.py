@@ -27,13 +27,18 @@ class Engine:
     score: Callable[[Batch], predict.Scores]
     path: str  # ONNX or PYTHON
     note: str  # why the Python pipeline serves, when it does
+    probe: Callable[[], predict.Scores] | None = None  # the compiled graph on a probe row
 
     @property
     def card(self) -> ModelCard:
         return self.model.card
 
     def describe(self) -> dict:
-        return {"path": self.path, **({"note": self.note} if self.note else {})}
+        """The path, why not ONNX when it is not, and where each pipeline step runs."""
+        from shipyard.serve.compiler import listing
+
+        return {"path": self.path, **({"note": self.note} if self.note else {}),
+                "steps": listing(self.model.pipeline, compiled=self.path == ONNX)}
 
 
 def engine_for(model: LoadedModel, fast: bool = True) -> Engine:
@@ -59,13 +64,13 @@ def _choose(model: LoadedModel, fast: bool) -> Engine:
         return _python(model, "the fast path is off (serve.fast_path: false)")
     if model.onnx is None:
         return _python(model, model.fast_note or "no ONNX form was registered")
-    from shipyard.serve.fast import FastModel, NotCompilable
+    from shipyard.serve.compiler import FastModel, NotCompilable
 
     try:
-        scorer = FastModel(model.onnx, model.card)
+        scorer = FastModel(model.onnx, model.card, pipeline=model.pipeline)
     except NotCompilable as exc:
         return _python(model, f"the registered ONNX model does not load: {exc}")
-    return Engine(model, scorer.scores, ONNX, "")
+    return Engine(model, scorer.scores, ONNX, "", scorer.probe)
 
 
 def _python(model: LoadedModel, note: str) -> Engine:
@@ -74,7 +79,11 @@ def _python(model: LoadedModel, note: str) -> Engine:
 
 def check(engine: Engine) -> None:
     """Score one all-missing row (every pipeline imputes) and check the shape and
-    that every number is finite."""
+    that every number is finite. A graph after Python steps is probed alone: those
+    steps (per-entity windows) rightly refuse a row with no entity."""
+    if engine.probe is not None:
+        finite(engine.probe())
+        return
     columns = {}
     for col in engine.card.schema.columns:
         if col.kind == "datetime":

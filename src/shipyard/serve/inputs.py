@@ -21,6 +21,7 @@ import orjson
 
 from shipyard.errors import ShipyardError, did_you_mean
 from shipyard.schema import MISSING_TEXT, Column, Schema
+from shipyard.serve.predict import Batch
 
 MAX_PROBLEMS = 20  # details listed in one error; the headline still counts them all
 MAX_NAMES = 5  # column names spelled out in a headline, like scikit-learn's feature check
@@ -44,14 +45,6 @@ class InputError(ShipyardError):
         self.status = status
         self.problems = problems or []
         super().__init__(headline, details=[p["message"] for p in self.problems])
-
-
-@dataclass(frozen=True)
-class Batch:
-    """Validated rows as one array per schema column, in schema order."""
-
-    columns: dict[str, np.ndarray]
-    n_rows: int
 
 
 class _NonFinite(Exception):

@@ -211,8 +211,14 @@ def schemas(card: ModelCard, max_rows: int, alerts: bool = False,
                                            "rows not logged (queue full).")},
                           ["status", "model"]),
         "Ready": closed_object({"status": {"const": "ready"}, "model": component("Model")}),
-        "Serving": closed_object({"path": {"enum": ["onnx", "python"]}, "note": {"type": "string"}},
-                           ["path"], description="Which engine scores, and why not ONNX."),
+        "Serving": closed_object({
+            "path": {"enum": ["onnx", "python"]}, "note": {"type": "string"},
+            "steps": {"type": "array", "items": closed_object({
+                "step": {"type": "string"}, "kind": {"type": "string"},
+                "runs": {"enum": ["compiled", "python", "training only"]}},
+                ["step", "kind", "runs"])}},
+            ["path", "steps"], description="Which engine scores, why not ONNX, and where each "
+                                           "pipeline step runs."),
         "ModelInfo": _model_info(card),
         "ReloadError": reload_error,
         "ReloadOutcome": closed_object({

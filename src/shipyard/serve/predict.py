@@ -14,7 +14,14 @@ import pandas as pd
 
 from shipyard.card import LoadedModel, ModelCard
 from shipyard.metrics import ANOMALY, BINARY, CLASSIFICATION, anomaly_scores
-from shipyard.serve.inputs import Batch
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Validated rows as one array per schema column, in schema order."""
+
+    columns: dict[str, np.ndarray]
+    n_rows: int
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,10 @@
-"""The fast inference path: the fitted pipeline compiled to ONNX, scored by ONNX Runtime.
-
-At registration :func:`compile_pipeline` converts the pipeline and keeps the
-result only if it agrees with the Python pipeline on sample rows. At serving
-:class:`FastModel` scores a validated :class:`Batch` straight from its column
-arrays: no pandas, no copies of numeric columns.
-"""
+"""The compiled pipeline at serving time: :class:`FastModel` scores a validated
+:class:`Batch` in ONNX Runtime straight from its column arrays: no pandas, no
+copies of numeric columns."""
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -15,93 +12,12 @@ import onnxruntime as ort
 import pandas as pd
 
 from shipyard.card import LoadedModel, ModelCard
-from shipyard.metrics import ANOMALY, REGRESSION
-from shipyard.serve.inputs import Batch
-from shipyard.serve.predict import Scores, predict
+from shipyard.metrics import REGRESSION
+from shipyard.serve.compiler.graph import PROBA, PYTHON_STEPS, VALUE, NotCompilable, first_line
+from shipyard.serve.predict import Batch, Scores, predict, to_frame
 
-PROBA_TOLERANCE = 1e-5  # max |Δp| between ONNX and the pipeline, classification
-VALUE_TOLERANCE = 1e-4  # max |Δy| / max(|y|, 1), regression
 CHUNK_ROWS = 16_384  # large batches run in chunks: intermediate matrices stay in cache
 SHARED_ROWS = 4_096  # from this many rows a batch is shared among FastModel's threads
-PROBA, VALUE = "proba", "value"  # the compiled graph's output, by task
-
-
-class NotCompilable(Exception):
-    """The pipeline has no ONNX form that agrees with it; ``str(exc)`` says why in one line."""
-
-
-class ModelStepFailed(NotCompilable):
-    """The model step failed for one input type (it did not convert, load or
-    agree); the other type may work."""
-
-
-def compile_pipeline(pipeline, card: ModelCard, sample: pd.DataFrame) -> bytes:
-    """Convert the fitted pipeline to ONNX and verify it on ``sample`` (rows in
-    ``card.schema.model_frame`` form, e.g. the holdout): classification max abs
-    difference of predict_proba <= 1e-5, regression max relative difference <= 1e-4
-    (relative to max(|y|, 1)). Returns the serialized ONNX model; raises
-    :class:`NotCompilable` otherwise."""
-    if len(sample) == 0:
-        raise NotCompilable("no sample rows to check the ONNX form against the pipeline")
-    if card.task == ANOMALY:
-        raise NotCompilable("anomaly detectors have no ONNX form here; the Python pipeline "
-                            "serves them")
-    try:
-        return _compile(pipeline, card, sample)
-    except NotCompilable:
-        raise
-    except Exception as exc:  # never let a converter's surprise escape
-        raise NotCompilable(f"compiling to ONNX failed: {type(exc).__name__}: "
-                            f"{_first_line(exc)}") from exc
-
-
-def _compile(pipeline, card: ModelCard, sample: pd.DataFrame) -> bytes:
-    from shipyard.serve import converters  # the ONNX tool chain is slow to import
-
-    model = converters.build(pipeline, card.schema, card.task, card.classes)
-    batch = batch_of(card.schema.model_frame(sample), card)
-    expected = scores_python(pipeline, card, batch)
-    chosen = {p.key: p.value for p in model.metadata_props}[converters.MODEL_INPUT]
-    onnx = model.SerializeToString()
-    try:
-        return _verified(onnx, card, batch, expected, chosen)
-    except ModelStepFailed as exc:
-        first = exc
-    # The other input type: ONNX Runtime may lack a kernel for the first (SVR has
-    # none for double), or the model may compute otherwise than its choice implies.
-    other = converters.FLOAT if chosen == converters.DOUBLE else converters.DOUBLE
-    try:
-        onnx = converters.build(pipeline, card.schema, card.task, card.classes, other)
-        return _verified(onnx.SerializeToString(), card, batch, expected, other)
-    except ModelStepFailed:
-        raise first from None
-
-
-def _verified(onnx: bytes, card: ModelCard, batch: Batch, expected: Scores,
-              dtype: str) -> bytes:
-    try:
-        model = FastModel(onnx, card)
-    except NotCompilable as exc:
-        raise ModelStepFailed(str(exc)) from None
-    _check_agreement(card, expected, model.scores(batch), dtype)
-    return onnx
-
-
-def _check_agreement(card: ModelCard, expected: Scores, got: Scores, dtype: str) -> None:
-    if card.task == REGRESSION:
-        y, onnx = expected.values, got.values
-        gap = np.abs(onnx - y) / np.maximum(np.abs(y), 1.0)
-        what, limit = "relative |Δy|", VALUE_TOLERANCE
-    else:
-        y, onnx = expected.proba, got.proba
-        gap = np.abs(onnx - y)
-        what, limit = "|Δp|", PROBA_TOLERANCE
-    same_nan = np.isnan(y) & np.isnan(onnx)
-    gap = np.where(same_nan, 0.0, gap)
-    worst = float(np.max(gap)) if gap.size else 0.0
-    if not worst <= limit:  # also true for NaN
-        raise ModelStepFailed(f"ONNX ({dtype} model input) disagrees with the pipeline on "
-                              f"the sample: max {what} = {worst:.1e} > {limit:.0e}")
 
 
 class FastModel:
@@ -115,9 +31,13 @@ class FastModel:
     intra-op threads: those split every tree pass in lockstep, wait for the
     slower core and spin while waiting, and leave the preparation nodes on one
     core; whole chunks parallelise every node and degrade gracefully when
-    another process takes a core. One row never pays for threads."""
+    another process takes a core. One row never pays for threads.
 
-    def __init__(self, onnx: bytes, card: ModelCard, threads: int = 1):
+    A graph whose metadata names leading Python steps (series windows, date
+    parts) needs ``pipeline``: those fitted steps run first, on a frame, and the
+    graph scores their output."""
+
+    def __init__(self, onnx: bytes, card: ModelCard, threads: int = 1, pipeline=None):
         self.card = card
         self.threads = max(1, int(threads))
         options = ort.SessionOptions()
@@ -129,20 +49,39 @@ class FastModel:
             self._session = ort.InferenceSession(onnx, options,
                                                  providers=["CPUExecutionProvider"])
         except Exception as exc:
-            raise NotCompilable(f"ONNX Runtime cannot load the model: {_first_line(exc)}") \
+            raise NotCompilable(f"ONNX Runtime cannot load the model: {first_line(exc)}") \
                 from None
-        self._names = card.schema.names
-        self._numeric = [c.name for c in card.schema.columns if c.numeric]
+        self._prefix = self._python_steps(pipeline)
+        inputs = self._session.get_inputs()
+        self._names = [i.name for i in inputs]
+        self._numeric = [i.name for i in inputs if i.type == "tensor(double)"]
         self._output = VALUE if card.task == REGRESSION else PROBA
         self._outputs = [self._output]
         self._check_signature()
         self._pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
 
+    def _python_steps(self, pipeline) -> list:
+        meta = self._session.get_modelmeta().custom_metadata_map
+        names = json.loads(meta.get(PYTHON_STEPS, "[]"))
+        if not names:
+            return []
+        inner = getattr(pipeline, "estimator_", getattr(pipeline, "estimator", pipeline))
+        steps = dict(getattr(inner, "steps", None) or getattr(pipeline, "steps", None) or [])
+        missing = [n for n in names if n not in steps]
+        if missing:
+            raise NotCompilable(f"the ONNX model starts after the pipeline's Python steps "
+                                f"{names}, and the pipeline has no {missing}")
+        return [steps[n] for n in names]
+
     def _check_signature(self) -> None:
-        """Refuse a model whose inputs or output do not fit the card."""
-        wanted = [(c.name, "tensor(string)" if c.kind == "string" else "tensor(double)")
-                  for c in self.card.schema.columns]
+        """Refuse a model whose inputs or output do not fit the card (after a Python
+        prefix, the inputs are the prefix's output: only their types are known)."""
         found = [(i.name, i.type) for i in self._session.get_inputs()]
+        if self._prefix:
+            wanted = [(n, t) for n, t in found if t in ("tensor(string)", "tensor(double)")]
+        else:
+            wanted = [(c.name, "tensor(string)" if c.kind == "string" else "tensor(double)")
+                      for c in self.card.schema.columns]
         if found != wanted:
             raise NotCompilable(f"the ONNX model's inputs {_pairs(found)} do not match the "
                                 f"card's {_pairs(wanted)}")
@@ -160,6 +99,8 @@ class FastModel:
     def scores(self, batch: Batch) -> Scores:
         """Same contract as ``serve.predict.predict(model, batch)``: ``proba`` (n,
         classes) float64 in ``card.classes`` order, or ``values`` (n,) float64."""
+        if self._prefix:
+            batch = self._through_prefix(batch)
         n = batch.n_rows
         spans = self._spans(n)
         if len(spans) == 1:
@@ -175,6 +116,29 @@ class FastModel:
         if out.shape != (n, len(self.card.classes)):
             raise RuntimeError(f"the ONNX model returned shape {out.shape} for {n} rows, but "
                                f"the model card lists {len(self.card.classes)} classes")
+        return Scores(proba=out)
+
+    def _through_prefix(self, batch: Batch) -> Batch:
+        frame = to_frame(batch)
+        for step in self._prefix:
+            frame = step.transform(frame)
+        columns = {}
+        for name in self._names:
+            values = frame[name]
+            if name in self._numeric:
+                columns[name] = np.ascontiguousarray(values.to_numpy(dtype=np.float64))
+            else:
+                columns[name] = values.to_numpy(dtype=object)
+        return Batch(columns, len(frame))
+
+    def probe(self) -> Scores:
+        """The graph alone on one all-missing row (every pipeline imputes): a check
+        at load that it runs and answers in shape."""
+        feeds = {name: (np.array([[np.nan]]) if name in self._numeric
+                        else np.array([[""]], dtype=object)) for name in self._names}
+        out = self._session.run(self._outputs, feeds)[0]
+        if self.card.task == REGRESSION:
+            return Scores(values=out.reshape(-1))
         return Scores(proba=out)
 
     def _spans(self, n: int) -> list[tuple[int, int]]:
@@ -220,8 +184,3 @@ def _pairs(pairs: list[tuple[str, str]]) -> str:
     shown = ", ".join(f"{name}: {kind.removeprefix('tensor(').rstrip(')')}"
                       for name, kind in pairs[:6])
     return "[" + shown + (", ..." if len(pairs) > 6 else "") + "]"
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return (lines[0] if lines else type(exc).__name__)[:300]

@@ -1,4 +1,5 @@
-"""Building an ONNX graph by hand: nodes and constants with unique names."""
+"""Building an ONNX graph by hand: nodes and constants with unique names, and the
+errors every stage of the compiler raises."""
 
 from __future__ import annotations
 
@@ -7,9 +8,23 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 OPSET = {"": 17, "ai.onnx.ml": 3}  # what ONNX Runtime 1.20+ and skl2onnx 1.17+ both handle
+# ai.onnx.ml 5's TreeEnsemble takes double thresholds and leaf values and answers in
+# double (ONNX Runtime 1.18+): what the exact tree forms need (see trees.py).
+TREES_OPSET = 5
 ML = "ai.onnx.ml"
 MODEL_INPUT = "shipyard.model_input"  # metadata: the type the model step takes
+PYTHON_STEPS = "shipyard.python_steps"  # metadata: the leading steps left to Python (JSON)
 DOUBLE, FLOAT = "double", "float"  # what the model step takes
+PROBA, VALUE = "proba", "value"  # the compiled graph's output, by task
+
+
+class NotCompilable(Exception):
+    """The pipeline has no ONNX form that agrees with it; ``str(exc)`` says why in one line."""
+
+
+class ModelStepFailed(NotCompilable):
+    """The model step failed for one input type (it did not convert, load or
+    agree); the other type may work."""
 
 
 class Graph:
@@ -53,7 +68,6 @@ class Graph:
         if np.array_equal(indices, np.arange(width)):
             return x
         return self.op("Gather", [x, self.const("columns", indices)], axis=1)
-
 
 
 def first_line(exc: BaseException) -> str:

@@ -1,12 +1,8 @@
-"""A fitted pipeline as one ONNX graph: preparation steps written here, the model step
-by skl2onnx (:mod:`shipyard.serve.onnx_model`).
+"""The preparation steps of a fitted pipeline as ONNX nodes: the ColumnTransformer
+and the matrix steps after it (selection, scaling, ...).
 
-The graph has one ``[N, 1]`` input per schema column (double for numeric kinds,
-string for text) and one output: ``proba`` (``[N, classes]``, in the card's
-class order) or ``value`` (``[N, 1]``), both double.
-
-The preparation steps are written here rather than left to skl2onnx's own
-converters for two reasons:
+They are written here rather than left to skl2onnx's own converters for two
+reasons:
 
 - exactness: each numeric step does, in float64, the same operations in the
   same order as scikit-learn, so the model sees the same matrix bit for bit;
@@ -24,10 +20,8 @@ import warnings
 from typing import Any
 
 import numpy as np
-import onnx
 import pandas as pd
-from onnx import TensorProto, helper
-from sklearn.base import is_classifier
+from onnx import TensorProto
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_selection import SelectorMixin
 from sklearn.impute import MissingIndicator, SimpleImputer
@@ -40,79 +34,21 @@ from sklearn.preprocessing import (
     TargetEncoder,
 )
 
-from shipyard.metrics import REGRESSION
-from shipyard.prepare.dates import DateFeatures
 from shipyard.prepare.outliers import Clipper
 from shipyard.schema import Schema
-from shipyard.serve.fast import PROBA, VALUE, NotCompilable
-from shipyard.serve.onnx_graph import (
-    DOUBLE,
-    FLOAT,
-    ML,
-    MODEL_INPUT,
-    Graph,
-    describe,
-    first_line,
-)
-from shipyard.serve.onnx_model import choose, convert, join
+from shipyard.serve.compiler.graph import FLOAT, ML, Graph, NotCompilable, describe, first_line
 
 _UNSEEN = "\x00shipyard: a value never seen\x00"  # probes what encoders do with new values
 _ENCODERS = (OneHotEncoder, OrdinalEncoder, TargetEncoder)
-_DATES = ("column '{}' is a date-time; ONNX has no date type, so the date features must be "
-          "computed in Python")
 
 
-def build(pipeline, schema: Schema, task: str, classes: tuple,
-          dtype: str | None = None) -> onnx.ModelProto:
-    """The ONNX model of a fitted ``pipeline`` whose input is ``schema.model_frame``.
-
-    ``dtype`` is what the model step receives, ``"double"`` or ``"float"``; None
-    lets the model decide. The choice is kept in the metadata as ``MODEL_INPUT``."""
-    transforms, (model_name, model) = _steps(pipeline)
-    if not transforms or not isinstance(transforms[0][1], ColumnTransformer):
-        name, step = transforms[0] if transforms else (model_name, model)
-        if schema.dates and isinstance(step, DateFeatures):
-            raise NotCompilable(_DATES.format(schema.dates[0]))
-        raise NotCompilable(f"{describe(name, step)} has no ONNX converter")
-    if schema.dates:
-        raise NotCompilable(_DATES.format(schema.dates[0]))
-    classifier = task != REGRESSION
-    if classifier != is_classifier(model):
-        raise NotCompilable(f"{describe(model_name, model)} is not a "
-                            f"{'classifier' if classifier else 'regressor'}")
-    converted = None
-    if dtype is None:
-        width = _prepare(Graph(), transforms, schema)[1]
-        dtype, converted = choose(model_name, model, width, classifier)
-    only_selection = all(isinstance(step, SelectorMixin) for _, step in transforms[1:])
-    g = Graph(FLOAT if dtype == FLOAT and only_selection else DOUBLE)
-    x, width = _prepare(g, transforms, schema)
-    if converted is None:
-        converted = convert(model_name, model, width, classifier, dtype)
-    output = join(g, model_name, model, converted, x, dtype, classes)
-    return _assemble(g, schema, output, task, dtype)
-
-
-def _prepare(g: Graph, transforms: list, schema: Schema) -> tuple[str, int]:
-    """The preparation steps' nodes; the matrix they make and its width."""
+def prepare(g: Graph, transforms: list, schema: Schema) -> tuple[str, int]:
+    """The preparation steps' nodes; the matrix they make and its width.
+    ``transforms`` starts with the ColumnTransformer."""
     x, width = _column_transformer(g, transforms[0][0], transforms[0][1], schema)
     for name, step in transforms[1:]:
         x, width = _matrix_step(g, name, step, x, width)
     return x, width
-
-
-def _steps(pipeline) -> tuple[list[tuple[str, Any]], tuple[str, Any]]:
-    """The steps that act at prediction time, and the model.
-
-    Samplers (imblearn's, and the outlier dropper) act only while fitting."""
-    steps = getattr(pipeline, "steps", None)
-    if not steps:
-        raise NotCompilable(f"a {type(pipeline).__name__} is not a pipeline of steps")
-    active = [(name, step) for name, step in steps
-              if step not in (None, "passthrough") and not hasattr(step, "fit_resample")]
-    if not active:
-        raise NotCompilable("the pipeline has no model step")
-    return active[:-1], active[-1]
 
 
 # -- the ColumnTransformer ------------------------------------------------------------
@@ -373,41 +309,3 @@ def _text_indicator(g: Graph, path: str, step: MissingIndicator, columns: list[s
     flags = [g.op("LabelEncoder", [c], domain=ML, keys_strings=[""], values_int64s=[1],
                   default_int64=0) for c in found]
     return g.op("Cast", [g.concat(flags)], to=g.block_type), len(found)
-
-
-def _assemble(g: Graph, schema: Schema, output: str, task: str,
-              dtype: str) -> onnx.ModelProto:
-    name = VALUE if task == REGRESSION else PROBA
-    g.op("Cast", [output], out=name, to=TensorProto.DOUBLE)
-    inputs = [helper.make_tensor_value_info(
-        c.name, TensorProto.STRING if c.kind == "string" else TensorProto.DOUBLE, ["N", 1])
-        for c in schema.columns]
-    result = helper.make_tensor_value_info(name, TensorProto.DOUBLE, ["N", None])
-    nodes = _needed(g.nodes, name)
-    used = {i for node in nodes for i in node.input}
-    constants = [c for c in g.constants if c.name in used]
-    graph = helper.make_graph(nodes, "shipyard", inputs, [result], constants)
-    model = helper.make_model(graph, producer_name="shipyard",
-                              opset_imports=[helper.make_opsetid(d, v)
-                                             for d, v in sorted(g.opsets.items())])
-    # The oldest IR version that holds these opsets, so older runtimes load it too.
-    model.ir_version = helper.find_min_ir_version_for(list(model.opset_import))
-    helper.set_model_props(model, {"shipyard.task": task, MODEL_INPUT: dtype})
-    try:
-        onnx.checker.check_model(model)
-    except onnx.checker.ValidationError as exc:
-        raise NotCompilable(f"the ONNX graph is invalid: {first_line(exc)}") from None
-    return model
-
-
-def _needed(nodes: list[onnx.NodeProto], output: str) -> list[onnx.NodeProto]:
-    """The nodes that ``output`` depends on, in order: converters also emit
-    predicted labels, which nobody reads."""
-    wanted, keep = {output}, []
-    for node in reversed(nodes):
-        if wanted.intersection(node.output):
-            keep.append(node)
-            wanted.update(i for i in node.input if i)
-    return keep[::-1]
-
-

@@ -1,6 +1,7 @@
-"""The model step of a pipeline in ONNX: converted by skl2onnx / onnxmltools (the
-boosting libraries registered with it), checked for its input type, and joined on
-to the preparation steps' graph."""
+"""The model step of a pipeline in ONNX, joined on to the preparation steps' graph:
+tree ensembles written exactly from their own trees (:mod:`.trees`), any other
+model converted by skl2onnx / onnxmltools (XGBoost registered with it) and
+checked for its input type."""
 
 from __future__ import annotations
 
@@ -10,8 +11,33 @@ import numpy as np
 import onnx
 from onnx import TensorProto
 
-from shipyard.serve.fast import ModelStepFailed, NotCompilable
-from shipyard.serve.onnx_graph import DOUBLE, FLOAT, OPSET, Graph, describe, first_line
+from shipyard.serve.compiler import trees
+from shipyard.serve.compiler.graph import (
+    DOUBLE,
+    FLOAT,
+    OPSET,
+    Graph,
+    ModelStepFailed,
+    NotCompilable,
+    describe,
+    first_line,
+)
+
+EXACT_TREES = "double (exact trees)"  # MODEL_INPUT of a model written by trees.py
+
+
+def exact_forest(path: str, model, width: int, classes: tuple) -> trees.Forest | None:
+    """The model's trees read for an exact form, or None when it is not a family
+    :mod:`.trees` reads (then skl2onnx converts it)."""
+    forest = trees.forest_of(path, model)
+    if forest is None:
+        return None
+    if classes:
+        check_classes(path, model, classes)
+    if forest.feature and max(forest.feature) >= width:
+        raise NotCompilable(f"{describe(path, model)} splits on column {max(forest.feature)} "
+                            f"of a {width}-column matrix")
+    return forest
 
 
 def join(g: Graph, path: str, model, converted: onnx.ModelProto, x: str, dtype: str,
@@ -32,17 +58,18 @@ def join(g: Graph, path: str, model, converted: onnx.ModelProto, x: str, dtype: 
     proba = next((o for o in outputs if o.endswith("probabilities")), None)
     if proba is None:
         raise NotCompilable(f"{describe(path, model)} converts without probabilities")
-    return _in_card_order(g, path, model, proba, classes)
+    check_classes(path, model, classes)
+    return proba
 
 
 def choose(path: str, model, width: int, classifier: bool) -> tuple[str, onnx.ModelProto]:
     """The model's input type and its conversion.
 
-    Double unless the converter stores split thresholds as float (LightGBM's and
-    XGBoost's do, scikit-learn's trees too): a tree's threshold is often a value
-    seen in training, and a double equal to it is then compared with the
-    threshold rounded to float, which can send the row the wrong way. Fed floats,
-    equal values round alike. Converters that take no double get float."""
+    Double unless the converter stores split thresholds as float (XGBoost's
+    does; the tree families that compare in double are written by :mod:`.trees`
+    instead). XGBoost itself rounds its input and thresholds to float, so fed
+    floats, the ONNX form compares exactly as it does. Converters that take no
+    double get float."""
     try:
         converted = convert(path, model, width, classifier, DOUBLE)
     except ModelStepFailed:
@@ -87,8 +114,8 @@ def _float_thresholds(model: onnx.ModelProto) -> bool:
     return False
 
 
-def _in_card_order(g: Graph, path: str, model, proba: str, classes: tuple) -> str:
-    """The probability columns, checked to be in the card's class order.
+def check_classes(path: str, model, classes: tuple) -> None:
+    """Check that the probability columns are in the card's class order.
 
     Refused rather than reordered: the Python path returns predict_proba's
     columns as they are, and the two paths must agree."""
@@ -99,7 +126,6 @@ def _in_card_order(g: Graph, path: str, model, proba: str, classes: tuple) -> st
             else "classes"
         raise NotCompilable(f"{describe(path, model)} has the {what} {learnt}, the card "
                             f"{wanted}")
-    return proba
 
 
 def _plain(value):
