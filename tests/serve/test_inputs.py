@@ -32,6 +32,17 @@ def test_columns_are_float64_and_str():
     assert all(type(v) is str for v in batch.columns["plan"])
 
 
+def test_one_row_with_the_entity_is_checked_like_many_rows():
+    entity = frozenset(["engine_id"])
+    one = validate([{**GOOD, "engine_id": 7}], SCHEMA, entity)
+    many = validate([{**GOOD, "engine_id": 7}, GOOD], SCHEMA, entity)
+    for name in SCHEMA.names:
+        assert one.columns[name].tolist() == many.columns[name][:1].tolist()
+        assert one.columns[name].flags.c_contiguous
+    with pytest.raises(InputError, match="stray"):  # a key that is neither is still refused
+        validate([{**GOOD, "engine_id": 7, "stray": 1}], SCHEMA, entity)
+
+
 def test_one_object_is_one_row_and_a_list_is_many():
     assert rows_of(GOOD, 5) == [GOOD]
     assert rows_of([GOOD, GOOD], 5) == [GOOD, GOOD]

@@ -10,11 +10,12 @@ ai.onnx.ml 5's ``TreeEnsemble``: double thresholds, double leaf values, a
 double sum, and the library's own rule for each split and each missing value.
 So the compiled form is exact by construction, not by luck on a sample.
 
-Measured on this machine for the demo's RUL model (one row), this was the
-fastest exact form: ~10 µs in ONNX Runtime, inside the one session that also
-runs the preparation, against ~45 µs for LightGBM's own predict on a
-contiguous float64 row plus a second call for the preparation, and ~40 µs for
-treelite/tl2cgen's compiled C, which also needs a C compiler at registration.
+This is the fastest exact form measured (bench/trees.py, the demo's RUL
+champion, one row, 2 cores): the whole graph in one ONNX Runtime session took
+32 µs, as fast as the float32 form (30 µs, off by up to 3.75 flights of RUL),
+against 105 µs for the same preparation in ONNX followed by LightGBM's own
+predict on the float64 matrix. treelite/tl2cgen was not kept: it needs a C
+compiler at registration and puts a platform-specific library in the registry.
 
 scikit-learn's own trees (decision tree, forests) compare float32 values with
 double thresholds: their input is rounded to float32 first, as
