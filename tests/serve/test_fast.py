@@ -28,7 +28,7 @@ from shipyard.serve.compiler import (
 from shipyard.serve.compiler import build as builder
 from shipyard.serve.compiler.graph import MODEL_INPUT
 from shipyard.serve.compiler.model import EXACT_TREES
-from shipyard.serve.predict import Batch, items
+from shipyard.serve.predict import Batch, Scores, items
 from shipyard.train.cv import make_pipeline
 from tests.helpers import frame, project
 
@@ -127,6 +127,37 @@ def test_every_catalogue_model_compiles_and_agrees(task, model):
         warnings.filterwarnings("ignore", "The `probability` parameter", FutureWarning)
         pipeline, card, fast, _ = compiled(task, model, params=SMALL.get(model))
     assert_agrees(pipeline, card, new_rows(card), fast)
+
+
+def detector(model: str, params: dict | None = None):
+    """An anomaly detector fitted as a Shipyard run fits it (no labels), and its card."""
+    p = project("anomaly", target="null", models=f"[{{name: {model}}}]")
+    ds = dataset(frame(400).drop(columns=list(TARGETS.values())), p)
+    pipeline = make_pipeline(steps(ds, p), model, "anomaly", params or {}, p.seed)
+    pipeline.fit(ds.X)
+    card = ModelCard(name="t", task="anomaly", target=None, schema=ds.schema, threshold=0.5)
+    return pipeline, card, ds
+
+
+@pytest.mark.parametrize("params", [{"n_estimators": 30},
+                                    {"n_estimators": 30, "max_features": 0.5,
+                                     "max_samples": 0.3}])
+def test_an_isolation_forest_compiles_to_its_own_anomaly_scores(params):
+    pipeline, card, ds = detector("isolation_forest", params)
+    compiled_ = compile_pipeline(pipeline, card, ds.X)
+    assert compiled_.split_rows > 1000
+    fast, rows = FastModel(compiled_.onnx, card), new_rows(card)
+    got, expected = (f(batch_of(rows, card)).values for f in (
+        fast.scores, lambda b: scores_python(pipeline, card, b)))
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
+    assert [i["prediction"] for i in items(card, Scores(values=got))] == \
+        (expected >= card.threshold).tolist()
+
+
+def test_a_local_outlier_factor_is_left_to_python_with_the_reason():
+    pipeline, card, ds = detector("local_outlier_factor")
+    with pytest.raises(NotCompilable, match=r"LocalOutlierFactor\) has no exact ONNX form"):
+        compile_pipeline(pipeline, card, ds.X)
 
 
 def test_the_tree_families_are_exact_and_xgboost_and_svr_take_float():

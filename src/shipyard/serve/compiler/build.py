@@ -8,7 +8,8 @@ step names are kept in the metadata as ``PYTHON_STEPS``).
 
 The graph has one ``[N, 1]`` input per column it takes (double for numeric kinds,
 string for text) and one output: ``proba`` (``[N, classes]``, in the card's
-class order) or ``value`` (``[N, 1]``), both double. A binary classifier with a
+class order) or ``value`` (``[N, 1]``: the prediction, or an anomaly detector's
+score), both double. A binary classifier with a
 tuned decision threshold compiles to its probabilities: the server applies the
 card's threshold to them, the same comparison (``p >= threshold``) as
 scikit-learn's ``FixedThresholdClassifier``.
@@ -29,7 +30,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.feature_selection import SelectorMixin
 from sklearn.model_selection import FixedThresholdClassifier
 
-from shipyard.metrics import REGRESSION
+from shipyard.metrics import ANOMALY, REGRESSION
 from shipyard.prepare.dates import DateFeatures
 from shipyard.schema import Schema
 from shipyard.serve.compiler import model as model_step
@@ -156,6 +157,11 @@ def model_only(pipeline, width: int, task: str, classes: tuple,
 
 
 def _check_role(p: Parts, task: str) -> bool:
+    if task == ANOMALY:
+        if trees.forest_of(p.model_name, p.model) is None:
+            raise NotCompilable(f"{describe(p.model_name, p.model)} has no exact ONNX form "
+                                "here; the Python pipeline serves it")
+        return False
     classifier = task != REGRESSION
     if classifier != is_classifier(p.model):
         raise NotCompilable(f"{describe(p.model_name, p.model)} is not a "
@@ -171,7 +177,7 @@ def _inputs(schema: Schema) -> list[onnx.ValueInfoProto]:
 
 def _assemble(g: Graph, inputs: list, output: str, task: str, dtype: str,
               python: list[str] = ()) -> onnx.ModelProto:
-    name = VALUE if task == REGRESSION else PROBA
+    name = VALUE if task in (REGRESSION, ANOMALY) else PROBA
     g.op("Cast", [output], out=name, to=TensorProto.DOUBLE)
     result = helper.make_tensor_value_info(name, TensorProto.DOUBLE, ["N", None])
     nodes = _needed(g.nodes, name)

@@ -12,11 +12,12 @@ import onnxruntime as ort
 import pandas as pd
 
 from shipyard.card import LoadedModel, ModelCard
-from shipyard.metrics import REGRESSION
+from shipyard.metrics import ANOMALY, REGRESSION
 from shipyard.serve.compiler.graph import PROBA, PYTHON_STEPS, VALUE, NotCompilable, first_line
 from shipyard.serve.predict import Batch, Scores, predict, to_frame
 
 CHUNK_ROWS = 16_384  # large batches run in chunks: intermediate matrices stay in cache
+_VALUES = (REGRESSION, ANOMALY)  # tasks whose graph answers one value per row
 SHARED_ROWS = 4_096  # from this many rows a batch is shared among FastModel's threads
 
 
@@ -55,7 +56,7 @@ class FastModel:
         inputs = self._session.get_inputs()
         self._names = [i.name for i in inputs]
         self._numeric = [i.name for i in inputs if i.type == "tensor(double)"]
-        self._output = VALUE if card.task == REGRESSION else PROBA
+        self._output = VALUE if card.task in _VALUES else PROBA
         self._outputs = [self._output]
         self._check_signature()
         self._pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
@@ -91,7 +92,7 @@ class FastModel:
             raise NotCompilable(f"the ONNX model has no double output '{self._output}' "
                                 f"(it has {sorted(outputs)})")
         width = out.shape[1] if len(out.shape) == 2 else None
-        expected = 1 if self.card.task == REGRESSION else len(self.card.classes)
+        expected = 1 if self.card.task in _VALUES else len(self.card.classes)
         if isinstance(width, int) and width != expected:
             raise NotCompilable(f"the ONNX model gives {width} columns, the card expects "
                                 f"{expected}")
@@ -111,7 +112,7 @@ class FastModel:
 
             parts = list(self._pool.map(part, spans) if self._pool else map(part, spans))
             out = np.concatenate(parts)
-        if self.card.task == REGRESSION:
+        if self.card.task in _VALUES:
             return Scores(values=out.reshape(-1))
         if out.shape != (n, len(self.card.classes)):
             raise RuntimeError(f"the ONNX model returned shape {out.shape} for {n} rows, but "
@@ -137,7 +138,7 @@ class FastModel:
         feeds = {name: (np.array([[np.nan]]) if name in self._numeric
                         else np.array([[""]], dtype=object)) for name in self._names}
         out = self._session.run(self._outputs, feeds)[0]
-        if self.card.task == REGRESSION:
+        if self.card.task in _VALUES:
             return Scores(values=out.reshape(-1))
         return Scores(proba=out)
 

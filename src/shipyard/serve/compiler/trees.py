@@ -35,13 +35,15 @@ from shipyard.serve.compiler.graph import ML, TREES_OPSET, Graph, NotCompilable,
 LEQ = 0  # ai.onnx.ml 5 nodes_modes: BRANCH_LEQ (the true branch is taken when x <= split)
 SUM = 1  # aggregate_function
 IDENTITY, EXP, SIGMOID, SOFTMAX = "identity", "exp", "sigmoid", "softmax"
+ISOLATION = "isolation"  # 2 ** -(sum / scale): an isolation forest's anomaly score
 
 
 @dataclass
 class Forest:
     """Trees in the flat arrays of ai.onnx.ml 5's TreeEnsemble, and what follows
     the sum: ``base`` added per target, then ``link`` (``scale`` multiplies the
-    raw score before a sigmoid)."""
+    raw score before a sigmoid, or divides the path lengths of an isolation
+    forest)."""
 
     n_targets: int
     link: str = IDENTITY
@@ -134,6 +136,13 @@ def write(g: Graph, forest: Forest, x: str, classes: tuple) -> str:
         raw = g.op("Add", [raw, g.const("base", forest.base.astype(np.float64).reshape(1, -1))])
     if forest.link == EXP:
         return g.op("Exp", [raw])
+    if forest.link == ISOLATION:  # 2 ** -(depths / denominator), as scikit-learn writes it
+        if forest.scale == 0:  # one training row: scikit-learn's score is 1
+            return g.op("Add", [g.op("Mul", [raw, g.const("zero", np.float64(0.0))]),
+                                g.const("one", np.float64(1.0))])
+        ratio = g.op("Neg", [g.op("Div", [raw, g.const("denominator",
+                                                        np.float64(forest.scale))])])
+        return g.op("Pow", [g.const("two", np.float64(2.0)), ratio])
     if forest.link == SOFTMAX:
         return g.op("Softmax", [raw], axis=1)
     if forest.link == SIGMOID:
@@ -288,7 +297,34 @@ def _sklearn_trees(path: str, model) -> Forest:
     return forest
 
 
+# -- scikit-learn's IsolationForest --------------------------------------------------
+
+
+def _isolation_forest(path: str, model) -> Forest:
+    """Each leaf holds what scikit-learn adds for a row that reaches it: the leaf's
+    depth plus the average path length of the rows left in it, minus 1."""
+    from sklearn.ensemble._iforest import _average_path_length
+
+    n_trees = len(model.estimators_)
+    scale = float(n_trees * _average_path_length([model._max_samples])[0])
+    forest = Forest(n_targets=1, link=ISOLATION, scale=scale, float32_input=True)
+    width = model.n_features_in_
+    for k, (tree, features) in enumerate(zip(model.estimators_, model.estimators_features_,
+                                             strict=True)):
+        t = tree.tree_
+        # Trees fitted on a subset of the columns see only those (in this order).
+        mapping = np.asarray(features) if model._max_features != width else np.arange(width)
+        feature = np.where(t.feature >= 0, mapping[np.maximum(t.feature, 0)], 0)
+        value = (model._decision_path_lengths[k] + model._average_path_length_per_tree[k]
+                 - 1.0)
+        missing = getattr(t, "missing_go_to_left", np.zeros(t.node_count, dtype=bool))
+        forest.add_tree(t.children_left == -1, feature, t.threshold, t.children_left,
+                        t.children_right, missing, value, target=0)
+    return forest
+
+
 _FAMILIES = {
+    "IsolationForest": _isolation_forest,
     "LGBMRegressor": _lightgbm, "LGBMClassifier": _lightgbm,
     "HistGradientBoostingRegressor": _hist_gradient_boosting,
     "HistGradientBoostingClassifier": _hist_gradient_boosting,

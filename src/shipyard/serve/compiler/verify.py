@@ -8,9 +8,10 @@ Two checks, both on every row given (at registration, the whole holdout):
   double and in float: the rows a wrong comparison or a rounded threshold
   would send the other way, and that a random sample almost never contains.
 
-Agreement means ``|Δy| <= 1e-6 · scale + 1e-6 · |y|`` for regression (``scale``
-is the target's standard deviation: an error far below any the model makes),
-and ``|Δp| <= 1e-6`` for class probabilities.
+Agreement means ``|Δy| <= 1e-6 · scale + 1e-6 · |y|`` for regression and
+anomaly scores (``scale`` is the target's standard deviation, or the scores':
+an error far below any the model makes), and ``|Δp| <= 1e-6`` for class
+probabilities.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import pandas as pd
 from onnx import numpy_helper
 
 from shipyard.card import ModelCard
-from shipyard.metrics import ANOMALY, BINARY, REGRESSION
+from shipyard.metrics import ANOMALY, BINARY, REGRESSION, anomaly_scores
 from shipyard.schema import Column, Schema, kind_of
 from shipyard.serve.compiler import build as builder
 from shipyard.serve.compiler.graph import (
@@ -42,6 +43,7 @@ from shipyard.serve.predict import Batch, Scores
 ABS_TOLERANCE = 1e-6  # x the target's scale, regression
 REL_TOLERANCE = 1e-6  # x |y|, regression
 PROBA_TOLERANCE = 1e-6  # |Δp|, classification
+_VALUES = (REGRESSION, ANOMALY)  # one value per row: a prediction or an anomaly score
 MAX_SPLITS = 5_000  # thresholds probed, at most (spread over all the trees' splits)
 
 
@@ -70,9 +72,6 @@ def compile_pipeline(pipeline, card: ModelCard, sample: pd.DataFrame,
     otherwise."""
     if len(sample) == 0:
         raise NotCompilable("no sample rows to check the ONNX form against the pipeline")
-    if card.task == ANOMALY:
-        raise NotCompilable("anomaly detectors have no ONNX form here; the Python pipeline "
-                            "serves them")
     try:
         return _compile(pipeline, card, sample, scale)
     except NotCompilable:
@@ -91,7 +90,7 @@ class Bound:
 
     @classmethod
     def of(cls, card: ModelCard, expected: Scores, scale: float | None) -> Bound:
-        if card.task != REGRESSION:
+        if card.task not in _VALUES:
             return cls(False, PROBA_TOLERANCE)
         if scale is None or not np.isfinite(scale):
             finite = expected.values[np.isfinite(expected.values)]
@@ -157,7 +156,7 @@ def _verified(onnx_bytes: bytes, pipeline, card: ModelCard, frame: pd.DataFrame,
     except NotCompilable as exc:
         raise ModelStepFailed(str(exc)) from None
     got = fast.scores(batch)
-    if card.task == REGRESSION:
+    if card.task in _VALUES:
         gap = bound.check(expected.values, got.values, "the sample rows", dtype)
     else:
         gap = bound.check(expected.proba, got.proba, "the sample rows", dtype)
@@ -228,7 +227,9 @@ def _check_splits(onnx_bytes: bytes, pipeline, card: ModelCard, frame: pd.DataFr
     base = np.asarray(matrix, dtype=np.float64)
     rows = _probes(base, splits)
     probe = pd.DataFrame(rows, columns=columns) if columns is not None else rows
-    if card.task == REGRESSION:
+    if card.task == ANOMALY:
+        expected = anomaly_scores(parts.model, probe).reshape(-1, 1)
+    elif card.task == REGRESSION:
         expected = np.asarray(parts.model.predict(probe), dtype=np.float64).reshape(-1, 1)
     else:
         expected = np.asarray(parts.model.predict_proba(probe), dtype=np.float64)
