@@ -32,6 +32,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 DATA = Path(os.environ.get("SHIPYARD_DATA", ROOT.parent / "shared" / "data")).resolve()
+os.environ["SHIPYARD_DATA"] = str(DATA)  # the example project files read it, here too
 
 
 class BenchError(Exception):

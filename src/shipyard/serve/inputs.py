@@ -146,13 +146,15 @@ def checked(rows: list, schema: Schema, optional: frozenset[str] = frozenset()) 
 _PLANS: dict[int, tuple] = {}  # id(schema) -> (schema, plan); hashing a schema costs µs
 
 
-def _plan(schema: Schema) -> tuple[frozenset[str], tuple[tuple[str, str], ...]]:
+def _plan(schema: Schema) -> tuple[frozenset[str], tuple[tuple[str, str], ...], list[str]]:
+    """The schema's names, its (name, kind) pairs and its numeric columns' names."""
     found = _PLANS.get(id(schema))
     if found is None or found[0] is not schema:  # the entry keeps its schema, so ids stay unique
         if len(_PLANS) > 64:
             _PLANS.clear()
-        found = (schema, (frozenset(schema.names), tuple((c.name, c.kind)
-                                                          for c in schema.columns)))
+        found = (schema, (frozenset(schema.names),
+                          tuple((c.name, c.kind) for c in schema.columns),
+                          [c.name for c in schema.columns if c.numeric]))
         _PLANS[id(schema)] = found
     return found[1]
 
@@ -161,7 +163,7 @@ def _one_row(row: dict, plan, optional: frozenset[str]) -> dict[str, list] | Non
     """One row with the schema's keys (and perhaps optional ones, such as the entity)
     and plainly valid values, checked in a single tight loop: the common request.
     None sends the row through the full check, which also words any error."""
-    names, columns = plan
+    names, columns, _ = plan
     keys = row.keys()
     if keys != names and not (keys > names and keys - names <= optional):
         return None
@@ -205,18 +207,18 @@ def to_batch(parts: list[Checked], schema: Schema) -> Batch:
         lists = parts[0].values
     else:
         lists = {name: [v for part in parts for v in part.values[name]] for name in schema.names}
-    numeric = [c.name for c in schema.columns if c.numeric]
+    _, columns_kinds, numeric = _plan(schema)
     # None (a missing value) becomes NaN
     block = np.array([lists[name] for name in numeric], dtype=np.float64) if numeric else None
     rows = {name: block[i] for i, name in enumerate(numeric)}
     columns = {}
-    for col in schema.columns:
-        if col.numeric:
-            columns[col.name] = rows[col.name]
-        elif col.kind == "datetime":
-            columns[col.name] = np.array(lists[col.name], dtype="datetime64[ns]")
+    for name, kind in columns_kinds:
+        if kind in _NUMERIC:
+            columns[name] = rows[name]
+        elif kind == "datetime":
+            columns[name] = np.array(lists[name], dtype="datetime64[ns]")
         else:
-            columns[col.name] = np.array(lists[col.name], dtype=object)
+            columns[name] = np.array(lists[name], dtype=object)
     return Batch(columns, sum(part.n_rows for part in parts))
 
 

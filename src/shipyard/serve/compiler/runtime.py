@@ -17,6 +17,7 @@ from shipyard.serve.compiler.graph import PROBA, PYTHON_STEPS, VALUE, NotCompila
 from shipyard.serve.predict import Batch, Scores, predict, to_frame
 
 CHUNK_ROWS = 16_384  # large batches run in chunks: intermediate matrices stay in cache
+_F64 = np.dtype(np.float64)
 _VALUES = (REGRESSION, ANOMALY)  # tasks whose graph answers one value per row
 SHARED_ROWS = 4_096  # from this many rows a batch is shared among FastModel's threads
 
@@ -59,6 +60,11 @@ class FastModel:
         self._output = VALUE if card.task in _VALUES else PROBA
         self._outputs = [self._output]
         self._check_signature()
+        # The session's own run, without the Python wrapper's check that every input is
+        # fed (~17 µs a call for 21 inputs, a third of a one-row request's scoring): the
+        # feeds are built from the inputs checked above, so none can be missing.
+        self._call = getattr(getattr(self._session, "_sess", None), "run", None) or \
+            self._session.run
         self._pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
 
     def _python_steps(self, pipeline) -> list:
@@ -154,9 +160,9 @@ class FastModel:
         # Views, not copies: a Batch's numeric columns are already contiguous float64.
         feeds = {name: columns[name].reshape(-1, 1) for name in self._names}
         for name in self._numeric:
-            if feeds[name].dtype != np.float64:
+            if feeds[name].dtype is not _F64:  # `is`: comparing with np.float64 costs ~1 µs
                 feeds[name] = feeds[name].astype(np.float64)
-        return self._session.run(self._outputs, feeds)[0]
+        return self._call(self._outputs, feeds, None)[0]
 
     def close(self) -> None:
         """Stop the chunk threads (they also end with the process)."""
