@@ -187,3 +187,30 @@ def test_create_app_serves_the_model_with_the_default_settings():
 def test_create_app_refuses_impossible_limits(limits):
     with pytest.raises(ValueError, match="must be >= 1"):
         create_app(regression_model(), **limits)
+
+
+def test_a_settled_worker_frees_the_version_it_stops_serving():
+    """A worker freezes its heap after start-up (full collections stall requests);
+    a new version must still let the old one be collected."""
+    import gc
+    import weakref
+
+    from shipyard.serve.app import settle_memory
+    from shipyard.serve.engine import engine_for
+
+    def first_app():
+        model = regression_model()
+        # a reference cycle, as fitted models often hold: only a collection frees it
+        model.pipeline.shipyard_cycle = [model.pipeline]
+        return create_app(model), weakref.ref(model.pipeline)
+
+    app, old = first_app()
+    settle_memory()
+    try:
+        assert gc.get_freeze_count() > 0 and old() is not None
+        app.state.swap(engine_for(regression_model()))
+        assert old() is None  # unfrozen, collected, and the heap frozen again
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        app.state.batcher.close()

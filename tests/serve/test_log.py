@@ -184,3 +184,17 @@ def test_personal_inputs_are_left_out_of_the_log(tmp_path: Path):
     assert logged["x"].tolist() == [1, 2, 3]
     # the model whose card names 'email' as personal never wrote it; one that did not, did
     assert logged["email"].isna().tolist() == [True, True, False]
+
+
+def test_generated_request_ids_sort_in_time_and_do_not_repeat():
+    """Time-ordered ids keep the log's primary key growing at its end (random ones made
+    each insert touch a random page of a large index)."""
+    import time
+
+    from shipyard.serve.hot import _new_id
+
+    first = _new_id()
+    time.sleep(0.002)
+    burst = [_new_id() for _ in range(10_000)]
+    assert all(first < later for later in burst)
+    assert len(set(burst)) == len(burst)

@@ -45,8 +45,11 @@ def app_for(project, model=None):
 def app_from_environment():
     """uvicorn's factory in each worker process."""
     from shipyard import spec
+    from shipyard.serve.app import settle_memory
 
-    return app_for(spec.load(os.environ[PROJECT_ENV]))
+    app = app_for(spec.load(os.environ[PROJECT_ENV]))
+    settle_memory()  # this process only serves now: keep full collections short
+    return app
 
 
 def run(project_file: Path, host: str, port: int, workers: int) -> None:

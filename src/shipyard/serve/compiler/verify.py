@@ -108,15 +108,14 @@ class Bound:
         gap = np.where(np.isnan(expected) & np.isnan(got), 0.0, gap)
         bad = ~(gap <= allowed)  # NaN on one side only is a disagreement too
         if bad.any():
-            worst = float(np.nanmax(np.where(bad, gap, 0.0))) if not np.isnan(gap[bad]).all() \
-                else float("nan")
+            worst = float(np.where(np.isnan(gap), np.inf, gap)[bad].max())  # NaN: a miss
             rule = (f"{self.atol:.1e} + {REL_TOLERANCE:.0e}·|y|" if self.regression
                     else f"{self.atol:.0e}")
             what = "|Δy|" if self.regression else "|Δp|"
+            rows = int(bad.reshape(len(bad), -1).any(axis=1).sum())
             raise ModelStepFailed(f"ONNX ({dtype} model input) disagrees with the pipeline on "
-                                  f"{int(bad.any(axis=-1).sum() if bad.ndim > 1 else bad.sum())}"
-                                  f" of {len(expected)} {where}: max {what} = {worst:.1e}, "
-                                  f"allowed {rule}")
+                                  f"{rows} of {len(expected)} {where}: max {what} = "
+                                  f"{worst:.1e}, allowed {rule}")
         return float(gap.max()) if gap.size else 0.0
 
 
