@@ -123,8 +123,8 @@ def _encode(card, route: str, items: list[dict]) -> bytes:
 def _new_id() -> str:
     # Milliseconds first, then 64 random bits: ids made later sort later, so the
     # prediction log's primary key grows at its end. Random ids sent every insert to
-    # a random page of the index: with millions of rows logged, the log's thread spent
-    # ~300 µs of CPU per row reading index pages back, a core's worth at load.
+    # a random page of the index: with millions of rows logged, an insert took ~100 µs
+    # (~50 µs of CPU) against ~10 µs in time order.
     return f"{time.time_ns() // 1_000_000:011x}{_ids.getrandbits(64):016x}"
 
 
