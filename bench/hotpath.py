@@ -24,17 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from serve_models import MODELS, build  # noqa: E402
-
-
-def timed(call, calls: int) -> float:
-    for _ in range(min(100, calls)):
-        call()
-    samples = []
-    for _ in range(calls):
-        started = time.perf_counter()
-        call()
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples) * 1e6
+from trees import timed  # noqa: E402
 
 
 def whole(app, body: bytes, calls: int) -> float:

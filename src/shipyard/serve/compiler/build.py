@@ -158,7 +158,7 @@ def model_only(pipeline, width: int, task: str, classes: tuple,
 
 def _check_role(p: Parts, task: str) -> bool:
     if task == ANOMALY:
-        if trees.forest_of(p.model_name, p.model) is None:
+        if not trees.reads(p.model):
             raise NotCompilable(f"{describe(p.model_name, p.model)} has no exact ONNX form "
                                 "here; the Python pipeline serves it")
         return False

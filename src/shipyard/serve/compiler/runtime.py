@@ -129,14 +129,8 @@ class FastModel:
         frame = to_frame(batch)
         for step in self._prefix:
             frame = step.transform(frame)
-        columns = {}
-        for name in self._names:
-            values = frame[name]
-            if name in self._numeric:
-                columns[name] = np.ascontiguousarray(values.to_numpy(dtype=np.float64))
-            else:
-                columns[name] = values.to_numpy(dtype=object)
-        return Batch(columns, len(frame))
+        numeric = set(self._numeric)
+        return _arrays(frame, [(name, name in numeric) for name in self._names])
 
     def probe(self) -> Scores:
         """The graph alone on one all-missing row (every pipeline imputes): a check
@@ -177,14 +171,17 @@ def scores_python(pipeline, card: ModelCard, batch: Batch) -> Scores:
 
 def batch_of(frame: pd.DataFrame, card: ModelCard) -> Batch:
     """A model frame as the server's :class:`Batch`: one array per schema column."""
-    columns = {}
-    for col in card.schema.columns:
-        values = frame[col.name]
-        if col.numeric:
-            columns[col.name] = np.ascontiguousarray(values.to_numpy(dtype=np.float64))
-        else:
-            columns[col.name] = values.to_numpy(dtype=object)
-    return Batch(columns, len(frame))
+    return _arrays(frame, [(c.name, c.numeric) for c in card.schema.columns])
+
+
+def _arrays(frame: pd.DataFrame, columns: list[tuple[str, bool]]) -> Batch:
+    """The named columns of ``frame``: contiguous float64 when numeric, else objects."""
+    out = {}
+    for name, numeric in columns:
+        values = frame[name]
+        out[name] = (np.ascontiguousarray(values.to_numpy(dtype=np.float64)) if numeric
+                     else values.to_numpy(dtype=object))
+    return Batch(out, len(frame))
 
 
 def _pairs(pairs: list[tuple[str, str]]) -> str:

@@ -104,6 +104,11 @@ class Forest:
         return sorted(set(zip(self.feature, self.split, strict=True)))
 
 
+def reads(model) -> bool:
+    """Whether :func:`forest_of` reads this model's family (without reading it)."""
+    return type(model).__name__ in _FAMILIES
+
+
 def forest_of(path: str, model) -> Forest | None:
     """The model's trees as a :class:`Forest`, or None for a model that is not one
     of the tree families read here."""
