@@ -13,13 +13,15 @@ the rows it is given) and reads the prediction of each entity's last row.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
-from pandas.api.indexers import BaseIndexer
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from shipyard.errors import DataError
+from shipyard.prepare import windows
 
 STATS = ("mean", "std", "min", "max", "slope")
 SMOOTHERS = ("median", "ewm")
@@ -82,6 +84,14 @@ class SeriesFeatures(TransformerMixin, BaseEstimator):
             # A column constant within a regime is only centred, not divided by zero.
             self.regime_std_ = groups.std(ddof=0).where(lambda s: s > 0, 1.0)
             self.global_std_ = values.std(ddof=0).where(lambda s: s > 0, 1.0)
+            self.__dict__.pop("_regime_table", None)
+        standard = _numbers(frame, series).to_numpy()
+        if self.regime:
+            standard = self._standardise(standard, frame[self.regime].to_numpy())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column
+            center = np.nanmean(standard, axis=0) if len(standard) else np.zeros(len(series))
+        self.center_ = np.where(np.isfinite(center), center, 0.0)
         self.feature_names_out_ = self._names()
         return self
 
@@ -90,53 +100,98 @@ class SeriesFeatures(TransformerMixin, BaseEstimator):
         frame = _frame(X)
         _require(frame, [self.entity, self.time, *self.series_, *self.passthrough_], "the data")
         order, first = _order(frame, self.entity, self.time)
+        history = {c: _numbers(frame, [c])[c].to_numpy()[order] for c in self.series_}
+        if self.regime:
+            history[self.regime] = frame[self.regime].to_numpy()[order]
+        every = np.arange(len(order))
+        features = self.features_at(history, first, every, (every - first).astype("float64"))
         inverse = np.empty_like(order)
         inverse[order] = np.arange(len(order))
-        values = _numbers(frame, self.series_)
-        if self.regime:
-            values = self._standardise(values, frame[self.regime])
-        values = values.iloc[order].reset_index(drop=True)  # sorted by entity, then time
         out = {c: frame[c] for c in self.passthrough_}
-        features = self._features(values, first)
         out.update({name: column[inverse] for name, column in features.items()})
         return pd.DataFrame({name: out[name] for name in self.feature_names_out_},
                             index=frame.index)
+
+    def features_at(self, history: dict[str, np.ndarray], first: np.ndarray, at: np.ndarray,
+                    elapsed: np.ndarray) -> dict[str, np.ndarray]:
+        """The made features of rows ``at`` of ``history``: everything in
+        ``feature_names_out_`` but the passthrough columns.
+
+        ``history`` holds the series columns (and the regime column) of rows grouped
+        by entity, each entity's in time order; ``first`` is each row's entity's
+        first position; ``elapsed`` each row's rows since its entity's first ever
+        (which ``history`` may no longer hold). ``transform`` passes every row of a
+        frame; the server passes each entity's recent readings and asks for the
+        newest: one computation, the same numbers (see :mod:`.windows`)."""
+        check_is_fitted(self, "feature_names_out_")
+        method, span, _ = self._settings()
+        values = np.column_stack([np.asarray(history[c], dtype=np.float64)
+                                  for c in self.series_]) if self.series_ \
+            else np.zeros((len(first), 0))
+        if self.regime:
+            values = self._standardise(values, history[self.regime])
+        center = getattr(self, "center_", None)
+        center = np.zeros(len(self.series_)) if center is None else center
+        out = {c: values[at, i] for i, c in enumerate(self.series_)} if self.keep_raw else {}
+        if self.smoothed_:
+            # The windows read smoothed values back to their longest reach: smooth
+            # only the rows they reach (all of them in training).
+            reach = max([*self.windows, *(n + 1 for n in self.lags), 1])
+            rows = _reached(first, at, reach)
+            index = [self.series_.index(c) for c in self.smoothed_]
+            smooth = windows.smoothed(values[:, index], first, rows, method, span)
+            values = values.copy()
+            values[:, index] = np.nan
+            values[rows[:, None], np.asarray(index)[None, :]] = smooth
+            position = np.searchsorted(rows, at)
+            out.update({f"{c}_smooth": smooth[position, j] for j, c in enumerate(self.smoothed_)})
+        stats = windows.window_stats(values, first, at, self.windows, self.stats, center)
+        for w in self.windows:
+            for stat in self.stats:
+                result = stats[(stat, w)]
+                out.update({f"{c}_{stat}_{w}": result[:, i] for i, c in enumerate(self.series_)})
+        for n in self.lags:
+            lagged = windows.lagged(values, first, at, n)
+            out.update({f"{c}_lag_{n}": lagged[:, i] for i, c in enumerate(self.series_)})
+        if self.elapsed:
+            out[ELAPSED] = np.asarray(elapsed, dtype=np.float64)[at]
+        return out
+
+    def history_rows(self) -> int:
+        """Rows of an entity's history (the newest reading included) that the newest
+        reading's features read: its longest window or lag, plus what the smoothing
+        of the oldest of those rows reads."""
+        check_is_fitted(self, "feature_names_out_")
+        method, span, _ = self._settings()
+        reach = max([*self.windows, *(n + 1 for n in self.lags), 1])
+        if not self.smoothed_:
+            return reach
+        return reach - 1 + (span if method == "median" else windows.ewm_rows(span))
 
     def get_feature_names_out(self, input_features=None):
         check_is_fitted(self, "feature_names_out_")
         return np.asarray(self.feature_names_out_, dtype=object)
 
-    def _features(self, values: pd.DataFrame, first: np.ndarray) -> dict[str, np.ndarray]:
-        method, span, _ = self._settings()
-        out = {c: values[c].to_numpy() for c in self.series_} if self.keep_raw else {}
-        if self.smoothed_:
-            smooth = _smoothed(values[self.smoothed_], first, method, span)
-            values = values.copy()
-            values[self.smoothed_] = smooth
-            out.update({f"{c}_smooth": smooth[c].to_numpy() for c in self.smoothed_})
-        position = np.arange(len(values)) - first
-        for w in self.windows:
-            rolling = values.rolling(_Trailing(window_size=w, first=first), min_periods=1)
-            for stat in self.stats:
-                result = (_slope(values, rolling.sum(), position, first, w) if stat == "slope"
-                          else rolling.std(ddof=0) if stat == "std" else getattr(rolling, stat)())
-                out.update({f"{c}_{stat}_{w}": result[c].to_numpy() for c in values.columns})
-        for n in self.lags:
-            earlier = np.arange(len(values)) - n
-            has = earlier >= first
-            lagged = np.where(has[:, None], values.to_numpy()[np.where(has, earlier, 0)], np.nan)
-            out.update({f"{c}_lag_{n}": lagged[:, i] for i, c in enumerate(values.columns)})
-        if self.elapsed:
-            out[ELAPSED] = position.astype("float64")
-        return out
-
-    def _standardise(self, values: pd.DataFrame, regime: pd.Series) -> pd.DataFrame:
-        keys = regime.to_numpy()
+    def _standardise(self, values: np.ndarray, regime) -> np.ndarray:
         # Rows of a regime never seen in training (or without one) get the overall stats.
-        mean = self.regime_mean_.reindex(keys).fillna(self.global_mean_)
-        std = self.regime_std_.reindex(keys).fillna(self.global_std_)
-        return pd.DataFrame((values.to_numpy() - mean.to_numpy()) / std.to_numpy(),
-                            columns=values.columns, index=values.index)
+        lookup, mean, std = self._regimes()
+        other = len(mean) - 1
+        index = np.fromiter((lookup.get(k, other) for k in np.asarray(regime, dtype=object)),
+                            dtype=np.intp, count=len(regime))
+        return (values - mean[index]) / std[index]
+
+    def _regimes(self) -> tuple[dict, np.ndarray, np.ndarray]:
+        """Regime -> row of the mean and std tables; the last row is the overall one."""
+        found = self.__dict__.get("_regime_table")
+        if found is None:
+            keys = list(self.regime_mean_.index)
+            mean = np.vstack([self.regime_mean_[self.series_].to_numpy(dtype=np.float64),
+                              self.global_mean_[self.series_].to_numpy(dtype=np.float64)])
+            std = np.vstack([self.regime_std_[self.series_].to_numpy(dtype=np.float64),
+                             self.global_std_[self.series_].to_numpy(dtype=np.float64)])
+            found = ({k: i for i, k in enumerate(keys) if k == k}, mean, std)  # k == k: not NaN
+            self.__dict__["_regime_table"] = found
+        return found
 
     def _names(self) -> list[str]:
         names = self.kept_ + [f"{c}_smooth" for c in self.smoothed_]
@@ -165,41 +220,13 @@ class SeriesFeatures(TransformerMixin, BaseEstimator):
         return method, int(window), None if columns is None else list(columns)
 
 
-class _Trailing(BaseIndexer):
-    """The current row and up to ``window_size - 1`` rows before it, never crossing
-    back into the previous entity (``first`` is each row's entity start)."""
-
-    def get_window_bounds(self, num_values=0, min_periods=None, center=None, closed=None,
-                          step=None):
-        end = np.arange(1, num_values + 1, dtype=np.int64)
-        start = np.maximum(end - self.window_size, self.first).astype(np.int64)
-        return start, end
-
-
-def _slope(values, sums, position, first, window) -> pd.DataFrame:
-    """Least-squares slope of each column against row position, over the window.
-
-    Sums of x, x*x, y and x*y over the window give it in closed form, so it costs
-    a few rolling sums instead of a fit per row. Missing values drop out of all sums.
-    """
-    def total(frame):
-        return frame.rolling(_Trailing(window_size=window, first=first), min_periods=1).sum()
-
-    valid = values.notna().astype("float64")
-    x = valid.mul(position, axis=0)
-    n, sx, sxx = total(valid), total(x), total(x.mul(position, axis=0))
-    sxy = total(values.mul(position, axis=0))
-    spread = n * sxx - sx * sx
-    slope = (n * sxy - sx * sums) / spread.where(spread > 0)
-    return slope.mask((n == 1) | ((spread <= 0) & (n > 0)), 0.0)  # one point, or all at one x
-
-
-def _smoothed(values, first, method, window) -> pd.DataFrame:
-    if method == "median":
-        return values.rolling(_Trailing(window_size=window, first=first), min_periods=1).median()
-    entity = np.cumsum(np.r_[True, first[1:] != first[:-1]][:len(first)])
-    smooth = values.groupby(entity, sort=False).ewm(span=window).mean()
-    return smooth.reset_index(level=0, drop=True).sort_index()
+def _reached(first: np.ndarray, at: np.ndarray, reach: int) -> np.ndarray:
+    """The rows within ``reach`` rows back from each of ``at`` (same entity), sorted."""
+    if len(at) == len(first):  # every row: training
+        return at
+    back = at[:, None] - np.arange(reach)[None, :]
+    inside = back >= first[at][:, None]
+    return np.unique(back[inside])
 
 
 def _order(frame: pd.DataFrame, entity: str, time: str) -> tuple[np.ndarray, np.ndarray]:
@@ -211,10 +238,7 @@ def _order(frame: pd.DataFrame, entity: str, time: str) -> tuple[np.ndarray, np.
                             f"its {key} to be placed in a series")
     codes, ranks = pd.factorize(frame[entity])[0], pd.factorize(frame[time], sort=True)[0]
     order = np.lexsort((ranks, codes))
-    ordered = codes[order]
-    starts = np.r_[True, ordered[1:] != ordered[:-1]][:len(order)]
-    first = np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))
-    return order, first
+    return order, windows.starts(codes[order])
 
 
 def _numbers(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:

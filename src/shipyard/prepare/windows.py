@@ -1,0 +1,140 @@
+"""Trailing-window arithmetic for :class:`~shipyard.prepare.series.SeriesFeatures`.
+
+One implementation with two call sites: training computes every row of a frame,
+the server computes only the newest reading of each entity, from the short
+history it keeps. Both hand these functions rows sorted by entity then time,
+``first`` (for each row, the position of its entity's first row in the array)
+and ``at`` (the rows to compute). Each target row's window is gathered by
+walking back ``k = 0, 1, 2, ...`` rows and every sum is accumulated in that
+order, so a row gets bit-for-bit the same features whether the array holds the
+entity's whole life or only the rows its windows reach.
+
+Sums are taken of ``value - shift``, the shift being the target row's own value
+(or, when it has none, a per-column centre fitted on the training rows): that
+keeps the variance and slope formulas free of the cancellation that raw sensor
+levels (an exhaust temperature near 600) would cause, and a window of equal
+values has a standard deviation of exactly 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+EWM_TAIL = 1e-12  # EWM weights below this share of the newest reading's are left out
+
+
+class Trail:
+    """The rows ``k`` back from each target row, within its entity."""
+
+    def __init__(self, first: np.ndarray, at: np.ndarray):
+        self.at = at
+        self.depth = at - first[at] + 1  # rows of the entity up to the target, in the array
+
+    def back(self, values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """``values`` ``k`` rows back from each target, and whether that row is the
+        target's entity's (outside rows come back as NaN)."""
+        inside = self.depth > k
+        picked = values[np.where(inside, self.at - k, self.at)]
+        if not inside.all():
+            picked = np.where(inside[:, None], picked, np.nan)
+        return picked, inside
+
+
+def ewm_rows(span: int) -> int:
+    """How many rows an EWM of ``span`` reaches before its weights fall below EWM_TAIL."""
+    keep = 1.0 - 2.0 / (span + 1.0)
+    return 1 if keep <= 0 else int(np.ceil(np.log(EWM_TAIL) / np.log(keep)))
+
+
+def smoothed(values: np.ndarray, first: np.ndarray, at: np.ndarray, method: str,
+             window: int) -> np.ndarray:
+    """Each target row smoothed over its own trailing rows: the median of the last
+    ``window`` values (missing ones skipped), or an exponentially weighted mean
+    with span ``window`` (pandas' ``ewm(span=window).mean()``, weights older than
+    :func:`ewm_rows` left out). NaN where the window holds no value."""
+    trail = Trail(first, at)
+    if method == "median":
+        stacked = np.stack([trail.back(values, k)[0] for k in range(window)], axis=1)
+        ordered = np.sort(stacked, axis=1)  # NaN sorts last
+        count = np.sum(~np.isnan(stacked), axis=1)
+        low = np.take_along_axis(ordered, np.maximum((count - 1) // 2, 0)[:, None], axis=1)
+        high = np.take_along_axis(ordered, (count // 2)[:, None], axis=1)
+        middle = (low[:, 0] + high[:, 0]) / 2.0
+        return np.where(count > 0, middle, np.nan)
+    keep = 1.0 - 2.0 / (window + 1.0)
+    weighted = np.zeros((len(at), values.shape[1]))
+    weights = np.zeros_like(weighted)
+    for k in range(min(ewm_rows(window), int(trail.depth.max(initial=0)))):
+        picked, _ = trail.back(values, k)
+        ok = ~np.isnan(picked)
+        weight = keep ** k
+        weighted += np.where(ok, picked * weight, 0.0)
+        weights += np.where(ok, weight, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(weights > 0, weighted / weights, np.nan)
+
+
+def window_stats(values: np.ndarray, first: np.ndarray, at: np.ndarray, windows, stats,
+                 center: np.ndarray) -> dict[tuple[str, int], np.ndarray]:
+    """``{(stat, window): (len(at), columns)}`` over each target row's last
+    ``window`` rows (fewer at the entity's start; missing values skipped).
+    ``slope`` is the least-squares slope per row; one value has std and slope 0;
+    no value at all gives NaN."""
+    trail = Trail(first, at)
+    shape = (len(at), values.shape[1])
+    n, s1, s2, sx, sxx, sxy = (np.zeros(shape) for _ in range(6))
+    low, high = np.full(shape, np.inf), np.full(shape, -np.inf)
+    out: dict[tuple[str, int], np.ndarray] = {}
+    reach = int(trail.depth.max(initial=0))
+    ends = sorted(set(windows))
+    shift = center
+    for k in range(max(ends, default=0)):
+        if k < reach:
+            picked, _ = trail.back(values, k)
+            ok = ~np.isnan(picked)
+            if k == 0:  # each row's own value, where it has one: a window of equal values
+                shift = np.where(ok, picked, center)  # then sums exact zeros
+            d = np.where(ok, picked - shift, 0.0)
+            x = -float(k)  # the newest row at 0, older rows before it
+            n += ok
+            s1 += d
+            s2 += d * d
+            sx += ok * x
+            sxx += ok * (x * x)
+            sxy += d * x
+            low = np.fmin(low, picked)
+            high = np.fmax(high, picked)
+        if k + 1 in ends:
+            w = k + 1
+            for stat in stats:
+                out[(stat, w)] = _stat(stat, n, s1, s2, sx, sxx, sxy, low, high, shift)
+    return out
+
+
+def _stat(stat, n, s1, s2, sx, sxx, sxy, low, high, shift) -> np.ndarray:
+    empty = n == 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if stat == "mean":
+            return np.where(empty, np.nan, shift + s1 / n)
+        if stat == "std":
+            variance = (s2 - s1 * s1 / n) / n
+            return np.where(empty, np.nan, np.sqrt(np.maximum(variance, 0.0)))
+        if stat == "min":
+            return np.where(empty, np.nan, low)
+        if stat == "max":
+            return np.where(empty, np.nan, high)
+        spread = n * sxx - sx * sx
+        slope = (n * sxy - sx * s1) / spread
+    return np.where(empty, np.nan, np.where((n == 1) | (spread <= 0), 0.0, slope))
+
+
+def lagged(values: np.ndarray, first: np.ndarray, at: np.ndarray, lag: int) -> np.ndarray:
+    """Each target row's value ``lag`` rows earlier in its entity; NaN before it has one."""
+    return Trail(first, at).back(values, lag)[0]
+
+
+def starts(codes: np.ndarray) -> np.ndarray:
+    """For rows grouped by entity (``codes`` equal within a group), each row's
+    group's first position."""
+    begins = np.r_[True, codes[1:] != codes[:-1]][:len(codes)]
+    return np.maximum.accumulate(np.where(begins, np.arange(len(codes)), 0))
