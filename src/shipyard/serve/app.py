@@ -19,7 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from shipyard.card import LoadedModel
-from shipyard.serve import feedback, openapi, responses
+from shipyard.serve import feedback, history_routes, openapi, responses
 from shipyard.serve.batching import Batcher
 from shipyard.serve.engine import Engine, engine_for
 from shipyard.serve.hot import HotPath
@@ -44,7 +44,7 @@ class State:
     log: Any = None  # shipyard.serve.log.PredictionLog; None: predictions are not logged
     monitoring: Any = None  # shipyard.serve.monitoring.Monitoring: passes and their gauges
     watcher: Any = None  # shipyard.serve.reload.Watcher
-    optional: frozenset[str] = frozenset()  # keys a row may carry besides the inputs
+    entities: Any = None  # shipyard.serve.history.Service: readings scored from history
     history: list[dict] = field(default_factory=list)  # versions served, newest last
 
     @property
@@ -52,9 +52,10 @@ class State:
         return self.engine.model
 
     def swap(self, engine: Engine) -> None:
+        if self.entities is not None and not engine.stateful:
+            engine = self.entities.wrap(engine)  # and warm its history first
         old = self.engine
         self.engine = engine
-        self.optional = _optional(engine)
         self.metrics.set_version(engine.card.version)
         self.history.append(_served(engine))
         if self.alerts is not None:  # alerts name the version that raised them
@@ -84,14 +85,16 @@ def settle_memory() -> None:
 
 def create_app(model: LoadedModel, *, settings: Serve | None = None,
                max_rows: int | None = None, max_body_bytes: int | None = None,
-               source=None, keys=None, alerts=None, log=None,
+               source=None, keys=None, alerts=None, log=None, entities=None,
                extra_routes: list | None = None):
     """The ASGI app that serves ``model`` with ``settings`` (the project file's
     ``serve`` section). ``source`` (see :mod:`shipyard.serve.reload`) lets the
     app follow the registry's champion alias; ``keys`` guards routes; ``alerts``
     receives every prediction; ``log`` (a :class:`~shipyard.serve.log.PredictionLog`)
-    records them, gives them ids and takes their true labels at ``POST /feedback``.
-    The app closes ``log`` when it stops."""
+    records them, gives them ids and takes their true labels at ``POST /feedback``;
+    ``entities`` (a :class:`~shipyard.serve.history.Service`) keeps each entity's
+    readings, so a model with series features answers one new reading at a time.
+    The app closes ``log`` and ``entities`` when it stops."""
     settings = settings or Serve()
     updates = {k: v for k, v in (("max_rows", max_rows), ("max_body_bytes", max_body_bytes))
                if v is not None}
@@ -100,9 +103,11 @@ def create_app(model: LoadedModel, *, settings: Serve | None = None,
     settings = settings.model_copy(update=updates)
     metrics = Metrics()
     engine = engine_for(model, settings.fast_path)
+    if entities is not None:
+        engine = entities.wrap(engine)
     batcher = Batcher(settings.batching, on_batch=metrics.batch)
-    state = State(engine, settings, batcher, metrics, keys=keys, alerts=alerts, log=log)
-    state.optional = _optional(engine)
+    state = State(engine, settings, batcher, metrics, keys=keys, alerts=alerts, log=log,
+                  entities=entities)
     metrics.set_version(engine.card.version)
     metrics.log = log
     state.history.append(_served(engine))
@@ -121,6 +126,9 @@ def create_app(model: LoadedModel, *, settings: Serve | None = None,
             Route("/openapi.json", openapi_endpoint, methods=["GET"]),
             Route("/admin/reload", reload_endpoint, methods=["POST"]),
             *([Route("/feedback", feedback.endpoint, methods=["POST"])] if log else []),
+            *([Route("/history", history_routes.backfill, methods=["POST"]),
+               Route("/history/{entity}", history_routes.readings, methods=["GET"])]
+              if entities is not None else []),
             *(extra_routes or []),
         ],
         exception_handlers={HTTPException: http_error, Exception: internal_error},
@@ -128,11 +136,6 @@ def create_app(model: LoadedModel, *, settings: Serve | None = None,
     )
     rest.state.shipyard = state
     return HotPath(state, rest)
-
-
-def _optional(engine: Engine) -> frozenset[str]:
-    entity = engine.card.entity
-    return frozenset([entity]) if entity else frozenset()
 
 
 def _served(engine: Engine) -> dict:
@@ -167,6 +170,8 @@ def shutdown(state: State) -> None:
     state.batcher.close()
     if state.log is not None:  # after the batcher: every answered request is queued by now
         state.log.close(timeout=5)
+    if state.entities is not None:
+        state.entities.close()
 
 
 def _state(request: Request) -> State:

@@ -99,7 +99,7 @@ class Batcher:
             self._schedule(loop)
             return
         rows = sum(job.batch.n_rows for job in jobs)
-        if jobs[0].engine.path == ONNX and rows <= INLINE_ROWS:
+        if jobs[0].engine.path == ONNX and not jobs[0].engine.stateful and rows <= INLINE_ROWS:
             _deliver(jobs, _run(jobs, self.on_batch))
             self._schedule(loop)
             return
@@ -180,7 +180,8 @@ def _split(scores: Scores, sizes: list[int]) -> list[Scores]:
     for n in sizes:
         part = slice(start, start + n)
         out.append(Scores(values=None if scores.values is None else scores.values[part],
-                          proba=None if scores.proba is None else scores.proba[part]))
+                          proba=None if scores.proba is None else scores.proba[part],
+                          extra=None if scores.extra is None else scores.extra[part]))
         start += n
     return out
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
+from functools import cached_property, partial
 
 import numpy as np
 
@@ -28,6 +28,30 @@ class Engine:
     path: str  # ONNX or PYTHON
     note: str  # why the Python pipeline serves, when it does
     probe: Callable[[], predict.Scores] | None = None  # the compiled graph on a probe row
+    fast: object = None  # the FastModel behind `score` on the ONNX path
+    history: object = None  # shipyard.serve.history.Stateful: readings scored from history
+
+    @property
+    def stateful(self) -> bool:
+        return self.history is not None
+
+    @cached_property
+    def extra(self) -> frozenset[str]:
+        """Keys every request row carries besides the inputs: the entity, when the
+        model has one and does not take it as an input."""
+        entity = self.card.entity
+        return frozenset([entity]) if entity and entity not in self.card.schema.names \
+            else frozenset()
+
+    @cached_property
+    def required(self) -> tuple[str, ...]:
+        """Keys that may not be null: the entity; and the time when readings are
+        scored from history."""
+        out = (self.card.entity,) if self.card.entity else ()
+        if self.history is not None:
+            out = tuple(dict.fromkeys((self.history.step.entity, *out,
+                                       self.history.step.time)))
+        return out
 
     @property
     def card(self) -> ModelCard:
@@ -37,8 +61,11 @@ class Engine:
         """The path, why not ONNX when it is not, and where each pipeline step runs."""
         from shipyard.serve.compiler import listing
 
-        return {"path": self.path, **({"note": self.note} if self.note else {}),
-                "steps": listing(self.model.pipeline, compiled=self.path == ONNX)}
+        out = {"path": self.path, **({"note": self.note} if self.note else {}),
+               "steps": listing(self.model.pipeline, compiled=self.path == ONNX)}
+        if self.history is not None:
+            out["history"] = self.history.describe()
+        return out
 
 
 def engine_for(model: LoadedModel, fast: bool = True) -> Engine:
@@ -70,7 +97,7 @@ def _choose(model: LoadedModel, fast: bool) -> Engine:
         scorer = FastModel(model.onnx, model.card, pipeline=model.pipeline)
     except NotCompilable as exc:
         return _python(model, f"the registered ONNX model does not load: {exc}")
-    return Engine(model, scorer.scores, ONNX, "", scorer.probe)
+    return Engine(model, scorer.scores, ONNX, "", scorer.probe, fast=scorer)
 
 
 def _python(model: LoadedModel, note: str) -> Engine:

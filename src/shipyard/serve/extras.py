@@ -43,3 +43,19 @@ def monitoring(project, workspace):
     watch = Monitoring(project, workspace, store, None, project.monitor.interval)
     return watch, dashboard.routes(store, workspace, project.name,
                                    drift_share=project.monitor.drift.share)
+
+
+def entities(project, workspace):
+    """The :class:`~shipyard.serve.history.Service` of a project with series features
+    (``serve.history``), or None: its models are then served from the readings sent."""
+    settings = project.serve.history
+    if project.prepare.series is None or not settings.enabled:
+        return None
+    from functools import partial
+
+    from shipyard.serve import history
+    from shipyard.serve.history import warm
+
+    store = history.HistoryStore(history.url_of(project, workspace))
+    fill = partial(warm.from_source, project) if settings.warm_start == "from_source" else None
+    return history.Service(store, settings.retention, fill)

@@ -23,6 +23,7 @@ import orjson
 
 from shipyard.serve import formats, inputs, predict, responses
 from shipyard.serve.batching import Overloaded
+from shipyard.serve.history.store import HistoryConflict, HistoryUnavailable
 from shipyard.serve.inputs import InputError
 
 log = logging.getLogger("shipyard.serve")
@@ -77,6 +78,16 @@ class HotPath:
             content = responses.dumps({"error": exc.headline, "details": exc.problems})
             if status == 401:
                 headers = [*_JSON_HEADERS, (b"www-authenticate", b"Bearer")]
+        except HistoryConflict as exc:
+            status = 409
+            content = responses.dumps({"error": str(exc).splitlines()[0], "details": []})
+        except HistoryUnavailable as exc:
+            status = 503
+            state.metrics.count("history_failures")
+            log.error("%s", exc)
+            content = responses.dumps({"error": str(exc).splitlines()[0],
+                                       "details": list(exc.details)})
+            headers = [*_JSON_HEADERS, (b"retry-after", b"1")]
         except Overloaded as exc:
             status = 503
             state.metrics.count("shed")
@@ -111,7 +122,7 @@ def _decode(state, engine, route: str, body: bytes):
         rows = formats.mlflow_rows(payload, engine.card.schema, max_rows)
     else:
         rows = inputs.rows_of(payload, max_rows)
-    return rows, inputs.checked(rows, engine.card.schema, state.optional)
+    return rows, inputs.checked(rows, engine.card.schema, engine.extra, engine.required)
 
 
 def _encode(card, route: str, items: list[dict]) -> bytes:

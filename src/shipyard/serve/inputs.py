@@ -103,15 +103,18 @@ def rows_of(payload: Any, max_rows: int) -> list:
     return payload
 
 
-def validate(rows: list, schema: Schema, optional: frozenset[str] = frozenset()) -> Batch:
+def validate(rows: list, schema: Schema, extra: frozenset[str] = frozenset(),
+             required: tuple[str, ...] = ()) -> Batch:
     """Check every row against ``schema`` and return the typed columns.
 
-    ``optional`` names keys a row may carry besides the schema's columns (the
-    entity's identifier, which alerts report); they are not model inputs.
+    ``extra`` names keys every row carries besides the schema's columns (the
+    entity's identifier, which outcomes are joined on and alerts report); they are
+    not model inputs. ``required`` names keys (inputs or extra) that may not be
+    null: the entity and, for a model served from history, the time.
     Raises :class:`InputError` (422) naming the rows, columns and values at fault;
     nothing is returned unless every row is valid.
     """
-    return to_batch([checked(rows, schema, optional)], schema)
+    return to_batch([checked(rows, schema, extra, required)], schema)
 
 
 @dataclass(frozen=True)
@@ -123,14 +126,15 @@ class Checked:
     n_rows: int
 
 
-def checked(rows: list, schema: Schema, optional: frozenset[str] = frozenset()) -> Checked:
+def checked(rows: list, schema: Schema, extra: frozenset[str] = frozenset(),
+            required: tuple[str, ...] = ()) -> Checked:
     """Like :func:`validate`, but the columns are not yet arrays (see :class:`Checked`)."""
     if len(rows) == 1 and type(rows[0]) is dict:
-        values = _one_row(rows[0], _plan(schema), optional)
-        if values is not None:
+        values = _one_row(rows[0], _plan(schema), extra)
+        if values is not None and not _nulls(rows, required):
             return Checked(values, 1)
     _check_objects(rows)
-    _check_keys(rows, schema, optional)
+    _check_keys(rows, schema, extra)
     problems = _Problems()
     names = schema.names
     # Transposed in C (itemgetter, zip) rather than one Python pass per column.
@@ -140,7 +144,26 @@ def checked(rows: list, schema: Schema, optional: frozenset[str] = frozenset()) 
               for (position, col), column in zip(enumerate(schema.columns), columns,
                                                  strict=True)}
     problems.raise_if_any()
+    nulls = _nulls(rows, required)
+    if nulls:
+        found = [{"message": f"row {i}, column '{name}': {_ROLE_MISSING}", "row": i,
+                  "column": name} for i, name in nulls[:MAX_PROBLEMS]]
+        headline = found[0]["message"] if len(nulls) == 1 else \
+            f"{len(nulls)} rows lack a required value; first: {found[0]['message']}"
+        raise InputError(422, headline, found)
     return Checked(values, len(rows))
+
+
+_ROLE_MISSING = ("null, but every row needs it: the entity says whose reading it is, "
+                 "the time places it in that entity's history")
+
+
+def _nulls(rows: list[dict], required: tuple[str, ...]) -> list[tuple[int, str]]:
+    """(row, name) of each required key that is null (or an empty string)."""
+    if not required:
+        return []
+    return [(i, name) for i, row in enumerate(rows) for name in required
+            if row.get(name) is None or row.get(name) == ""]
 
 
 _PLANS: dict[int, tuple] = {}  # id(schema) -> (schema, plan); hashing a schema costs µs
@@ -159,13 +182,13 @@ def _plan(schema: Schema) -> tuple[frozenset[str], tuple[tuple[str, str], ...], 
     return found[1]
 
 
-def _one_row(row: dict, plan, optional: frozenset[str]) -> dict[str, list] | None:
-    """One row with the schema's keys (and perhaps optional ones, such as the entity)
-    and plainly valid values, checked in a single tight loop: the common request.
+def _one_row(row: dict, plan, extra: frozenset[str]) -> dict[str, list] | None:
+    """One row with the schema's keys (and the extra ones, such as the entity) and
+    plainly valid values, checked in a single tight loop: the common request.
     None sends the row through the full check, which also words any error."""
     names, columns, _ = plan
     keys = row.keys()
-    if keys != names and not (keys > names and keys - names <= optional):
+    if keys != names and not (extra and keys > names and keys - names == extra - names):
         return None
     out = {}
     for name, kind in columns:
@@ -234,35 +257,34 @@ def _check_objects(rows: list) -> None:
     raise InputError(422, headline, problems)
 
 
-def _check_keys(rows: list[dict], schema: Schema, optional: frozenset[str]) -> None:
-    expected = frozenset(schema.names)
-    optional = optional - expected
+def _check_keys(rows: list[dict], schema: Schema, extra: frozenset[str]) -> None:
+    expected = frozenset(schema.names) | extra
     problems = []
     n_bad = 0
     for i, row in enumerate(rows):
         if row.keys() == expected:  # the common case: one set comparison per row
             continue
-        if optional and row.keys() - optional == expected:
-            continue
         n_bad += 1
         if len(problems) < MAX_PROBLEMS:
-            problems.append(_key_problem(i, row, schema, optional))
+            problems.append(_key_problem(i, row, schema, extra - frozenset(schema.names)))
     if n_bad:
         first = problems[0]["message"]
         headline = first if n_bad == 1 else f"{n_bad} rows have wrong columns; first: {first}"
         raise InputError(422, headline, problems)
 
 
-def _key_problem(i: int, row: dict, schema: Schema, optional: frozenset[str]) -> dict[str, Any]:
-    known = set(schema.names) | optional
-    missing = [name for name in schema.names if name not in row]
+def _key_problem(i: int, row: dict, schema: Schema, extra: frozenset[str]) -> dict[str, Any]:
+    known = set(schema.names) | extra
+    missing = [name for name in [*sorted(extra), *schema.names] if name not in row]
     unknown = [key for key in row if key not in known]
     parts = []
     if unknown:
         hint = did_you_mean(unknown[0], missing or schema.names) if len(unknown) == 1 else ""
         parts.append(f"unknown column{_s(unknown)} {_names(unknown)}{hint}")
     if missing:
-        parts.append(f"missing column{_s(missing)} {_names(missing)}")
+        roles = [name for name in missing if name in extra]
+        parts.append(f"missing column{_s(missing)} {_names(missing)}" + (
+            f" ({_names(roles)}: the entity, which every row names)" if roles else ""))
     problem: dict[str, Any] = {"message": f"row {i}: " + "; ".join(parts), "row": i}
     if missing:
         problem["missing"] = missing

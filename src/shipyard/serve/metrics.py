@@ -34,6 +34,8 @@ _COUNTERS = {
     "rows_scored": ("Rows scored", []),
     "shed": ("Requests refused with 503 (over queue or latency budget)", []),
     "reload_failures": ("Champion versions that failed to load", []),
+    "history_failures": ("Readings refused with 503 because the history store failed", []),
+    "monitor_failures": ("Monitoring passes that failed", []),
 }
 _HISTOGRAMS = {
     "request_seconds": ("Time to answer a request", ["route"], LATENCY),

@@ -32,6 +32,7 @@ class Scores:
 
     values: np.ndarray | None = None
     proba: np.ndarray | None = None
+    extra: list[dict] | None = None  # per row, merged into its answer (stateful serving)
 
 
 def to_frame(batch: Batch) -> pd.DataFrame:
@@ -44,26 +45,37 @@ def to_frame(batch: Batch) -> pd.DataFrame:
 def predict(model: LoadedModel, batch: Batch) -> Scores:
     """Run the pipeline on a batch. A model that answers with the wrong shape is a
     bug in the model, not in the request: it raises ``RuntimeError``."""
-    frame = to_frame(batch)
-    card = model.card
+    return predict_frame(model.pipeline, model.card, to_frame(batch), batch.n_rows)
+
+
+def predict_frame(pipeline, card: ModelCard, frame: pd.DataFrame, n_rows: int) -> Scores:
+    """``pipeline`` (or the part of it that takes ``frame``) on ``frame``."""
     if card.task in CLASSIFICATION:
-        proba = np.asarray(model.pipeline.predict_proba(frame), dtype=np.float64)
-        if proba.shape != (batch.n_rows, len(card.classes)):
+        proba = np.asarray(pipeline.predict_proba(frame), dtype=np.float64)
+        if proba.shape != (n_rows, len(card.classes)):
             raise RuntimeError(
-                f"predict_proba returned shape {proba.shape} for {batch.n_rows} rows, "
+                f"predict_proba returned shape {proba.shape} for {n_rows} rows, "
                 f"but the model card lists {len(card.classes)} classes"
             )
         return Scores(proba=proba)
     if card.task == ANOMALY:
-        values = anomaly_scores(model.pipeline, frame)
+        values = anomaly_scores(pipeline, frame)
     else:
-        values = np.asarray(model.pipeline.predict(frame), dtype=np.float64).reshape(-1)
-    if values.shape != (batch.n_rows,):
-        raise RuntimeError(f"predict returned {values.shape[0]} values for {batch.n_rows} rows")
+        values = np.asarray(pipeline.predict(frame), dtype=np.float64).reshape(-1)
+    if values.shape != (n_rows,):
+        raise RuntimeError(f"predict returned {values.shape[0]} values for {n_rows} rows")
     return Scores(values=values)
 
 
 def items(card: ModelCard, scores: Scores) -> list[dict[str, Any]]:
+    out = _items(card, scores)
+    if scores.extra is not None:
+        for item, more in zip(out, scores.extra, strict=True):
+            item.update(more)
+    return out
+
+
+def _items(card: ModelCard, scores: Scores) -> list[dict[str, Any]]:
     """One response item per row: ``{"prediction": float}`` for regression;
     ``{"prediction": label, "probabilities": {class: p}}`` for classification,
     plus ``"probability"`` of the positive class for binary tasks;

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from shipyard.spec.base import Strict
 
@@ -160,6 +160,34 @@ def parse_condition(text: str) -> Condition:
         after, i = repr(joiner), i + 1
 
 
+class History(Strict):
+    """Stateful serving of a model with series features (``prepare.series``): the
+    server keeps each entity's recent readings and a client sends only the new one.
+
+    ``store`` is a SQLAlchemy URL (default: ``history.db`` in the workspace, shared
+    by every worker); ``retention`` readings are kept per entity (default: what the
+    served model's windows read, at least 200; never fewer than they read).
+    ``warm_start: from_source`` fills the store from ``query`` (default: the
+    project's ``source.query``) when the server starts and when a new champion is
+    served, so the first reading after a deployment already has its history.
+    ``serve.history: from_source`` is short for ``{warm_start: from_source}``."""
+
+    enabled: bool = True
+    store: str | None = None
+    retention: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    warm_start: Literal["none", "from_source"] = "none"
+    query: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, value):
+        if value in ("from_source", "none"):
+            return {"warm_start": value}
+        if value is False:
+            return {"enabled": False}
+        return value
+
+
 class Serve(Strict):
     host: str = "127.0.0.1"
     port: Port = 8000
@@ -172,6 +200,7 @@ class Serve(Strict):
     fast_path: bool = True  # compile the champion to ONNX at registration and serve that
     auth: Auth = Auth()
     alerts: list[Alert] = []
+    history: History = History()
 
     @field_validator("alerts")
     @classmethod

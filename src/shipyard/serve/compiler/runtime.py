@@ -108,6 +108,24 @@ class FastModel:
         classes) float64 in ``card.classes`` order, or ``values`` (n,) float64."""
         if self._prefix:
             batch = self._through_prefix(batch)
+        return self._graph(batch)
+
+    def scores_after_series(self, columns: dict[str, np.ndarray], n: int) -> Scores:
+        """Scores from the first Python step's output (the series features the server
+        computed from its history store), in that step's column order."""
+        if len(self._prefix) > 1:
+            frame = pd.DataFrame(columns)
+            for step in self._prefix[1:]:
+                frame = step.transform(frame)
+            numeric = set(self._numeric)
+            return self._graph(_arrays(frame, [(name, name in numeric) for name in self._names]))
+        numeric = set(self._numeric)
+        feeds = {name: (np.ascontiguousarray(columns[name], dtype=np.float64)
+                        if name in numeric else np.asarray(columns[name], dtype=object))
+                 for name in self._names}
+        return self._graph(Batch(feeds, n))
+
+    def _graph(self, batch: Batch) -> Scores:
         n = batch.n_rows
         spans = self._spans(n)
         if len(spans) == 1:
