@@ -41,7 +41,8 @@ def readings(seed: int = 0, entities: int = ENTITIES, n: int = READINGS) -> pd.D
             mode = float(rng.integers(0, 3))
             rows.append({"unit": unit, "cycle": cycle, "mode": mode,
                          "s1": 600 + 10 * mode + 3 * wear + rng.normal(),
-                         "s2": np.nan if rng.random() < 0.1 else 1 + 0.1 * wear + rng.normal(0, .05),
+                         "s2": (np.nan if rng.random() < 0.1
+                                else 1 + 0.1 * wear + rng.normal(0, .05)),
                          "fleet": rng.choice(["A", "B"]), "y": 100 - 8 * wear})
     return pd.DataFrame(rows)
 

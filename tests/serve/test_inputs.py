@@ -35,12 +35,23 @@ def test_columns_are_float64_and_str():
 def test_one_row_with_the_entity_is_checked_like_many_rows():
     entity = frozenset(["engine_id"])
     one = validate([{**GOOD, "engine_id": 7}], SCHEMA, entity)
-    many = validate([{**GOOD, "engine_id": 7}, GOOD], SCHEMA, entity)
+    many = validate([{**GOOD, "engine_id": 7}, {**GOOD, "engine_id": 8}], SCHEMA, entity)
     for name in SCHEMA.names:
         assert one.columns[name].tolist() == many.columns[name][:1].tolist()
         assert one.columns[name].flags.c_contiguous
     with pytest.raises(InputError, match="stray"):  # a key that is neither is still refused
         validate([{**GOOD, "engine_id": 7, "stray": 1}], SCHEMA, entity)
+
+
+def test_the_entity_is_required_and_may_not_be_null():
+    entity = frozenset(["engine_id"])
+    with pytest.raises(InputError, match=r"row 1: missing column 'engine_id' \('engine_id': "
+                                         r"the entity"):
+        validate([{**GOOD, "engine_id": 7}, GOOD], SCHEMA, entity, ("engine_id",))
+    with pytest.raises(InputError, match=r"row 0, column 'engine_id': null, but every row "
+                                         r"needs it") as caught:
+        validate([{**GOOD, "engine_id": None}], SCHEMA, entity, ("engine_id",))
+    assert caught.value.status == 422 and caught.value.problems[0]["column"] == "engine_id"
 
 
 def test_one_object_is_one_row_and_a_list_is_many():

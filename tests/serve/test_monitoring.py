@@ -76,7 +76,8 @@ def test_the_server_runs_passes_and_exports_their_figures(folder: Path):
         metrics = client.get("/metrics")
         health = client.get("/health").json()
         latest = store.passes()[-1]
-    assert metrics.status_code == 200 and "monitoring" not in health
+    assert metrics.status_code == 200 and health["status"] == "ok"
+    assert health["monitoring"] == {"ok": True, "error": None}
     got = gauges(metrics.text)
     assert latest["rows"] == SENT and latest["drift"]["drifted"] == ["a", "c"]
     assert got[("shipyard_dataset_drift", (("version", "1"),))] == 1.0
@@ -167,26 +168,56 @@ def test_monitors_sharing_a_workspace_never_run_a_pass_at_once(folder: Path):
         assert len(store.passes()) == passes
 
 
-def test_a_failing_pass_leaves_the_server_serving(folder: Path):
+def test_outcomes_that_cannot_be_joined_are_a_note_and_drift_goes_on(folder: Path):
     broken = project(folder, "broken", interval=0.5, extra=BROKEN)
     with BackgroundServer(app_for(broken)) as server, \
             httpx.Client(base_url=server.url, timeout=30, trust_env=False) as client:
-        first = client.post("/predict", json=requests(20, seed=7))
-        health = wait_until(lambda: client.get("/health").json().get("monitoring"), 30,
-                            "/health to report the failing pass")
-        again = client.post("/predict", json=requests(20, seed=8))
-        ready = client.get("/ready")
-        page = client.get("/dashboard")
-        data = client.get("/dashboard/data")
-        metrics = client.get("/metrics")
-        status = client.get("/health").json()["status"]
-    assert health["ok"] is False and health["error"].startswith("SourceError: "), health
+        assert client.post("/predict", json=requests(20, seed=7)).status_code == 200
+        data = wait_until(lambda: (d := client.get("/dashboard/data").json())
+                          ["summary"]["passes"] and d, 30, "a saved pass")
+        health = client.get("/health").json()
+    with LogStore(f"sqlite:///{folder / 'broken.db'}") as store:
+        saved = store.passes()[-1]
+    assert saved["notes"][0].startswith("outcomes not joined: "), saved["notes"]
+    assert "SELEC" in saved["notes"][0] or "syntax" in saved["notes"][0].lower()
+    assert saved["drift"], saved  # drift needs no labels
+    assert health["status"] == "ok" and health["monitoring"] == {"ok": True, "error": None}
+    assert data["summary"]["passes"] >= 1
+
+
+def test_a_failing_pass_degrades_health_and_leaves_the_server_serving(folder: Path):
+    failing = project(folder, "failing", interval=0.5)
+    lock = Workspace.of(failing).root / "monitor.lock"
+    lock.unlink(missing_ok=True)
+    lock.mkdir()  # the pass cannot take its lock: a real failure, every time
+    try:
+        with BackgroundServer(app_for(failing)) as server, \
+                httpx.Client(base_url=server.url, timeout=30, trust_env=False) as client:
+            first = client.post("/predict", json=requests(20, seed=7))
+            health = wait_until(lambda: (h := client.get("/health").json())
+                                ["status"] == "degraded" and h, 30, "/health degraded")
+            again = client.post("/predict", json=requests(20, seed=8))
+            ready = client.get("/ready")
+            page = client.get("/dashboard")
+            data = client.get("/dashboard/data")
+            metrics = client.get("/metrics")
+    finally:
+        lock.rmdir()
+    monitoring = health["monitoring"]
+    assert monitoring["ok"] is False and monitoring["error"].startswith("IsADirectoryError"), \
+        health
     assert first.status_code == again.status_code == ready.status_code == 200
-    assert len(again.json()["predictions"]) == 20 and status == "ok"
+    assert len(again.json()["predictions"]) == 20
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "<html" in page.text.lower()
-    assert data.status_code == 200 and data.json()["summary"]["passes"] == 0
-    assert metrics.status_code == 200 and "shipyard_dataset_drift" not in metrics.text
+    body = data.json()
+    assert body["summary"]["passes"] == 0
+    assert any("monitoring pass failed" in e and "IsADirectoryError" in e
+               for e in body["errors"]), body["errors"]
+    failures = [line for line in metrics.text.splitlines()
+                if line.startswith("shipyard_monitor_failures_total")]
+    assert failures and float(failures[0].split()[-1]) >= 1, failures
+    assert "shipyard_dataset_drift" not in metrics.text
 
 
 def test_passes_run_when_the_workspace_folder_is_not_on_the_serving_host(folder: Path):

@@ -64,7 +64,7 @@ def server(project):
 def _body():
     from tests.helpers import frame
 
-    rows = frame(n=40, seed=3)[["a", "b", "c"]]
+    rows = frame(n=40, seed=3)[["eid", "a", "b", "c"]]  # the entity: every row names it
     rows = rows.astype(object).where(rows.notna(), None)
     return rows.to_dict(orient="records")[0]
 

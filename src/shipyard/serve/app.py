@@ -183,7 +183,10 @@ async def _hot_only(request: Request) -> Response:  # pragma: no cover - HotPath
 
 
 async def health(request: Request) -> Response:
-    """Liveness: the process answers. Says which model and whether reloading is healthy."""
+    """Liveness: the process answers (always 200). Says which model it serves and
+    whether reloading, the prediction log, monitoring and the history store are
+    healthy; ``degraded`` when the latest monitoring pass failed or the history
+    store is failing."""
     state = _state(request)
     body = {"status": "ok", "model": responses.model_info(state.engine.card)}
     if state.watcher is not None and state.watcher.last_error:
@@ -191,8 +194,15 @@ async def health(request: Request) -> Response:
     if state.log is not None:
         status = state.log.status()
         body["prediction_log"] = {key: status[key] for key in ("ok", "error", "dropped")}
-    if state.monitoring is not None and state.monitoring.last_error:
-        body["monitoring"] = {"ok": False, "error": state.monitoring.last_error}
+    if state.monitoring is not None:
+        error = state.monitoring.last_error
+        body["monitoring"] = {"ok": error is None, "error": error}
+        if error:
+            body["status"] = "degraded"
+    if state.entities is not None and state.entities.last_warm is not None \
+            and not state.entities.last_warm["ok"]:
+        body["history"] = {"ok": False, "error": state.entities.last_warm["error"]}
+        body["status"] = "degraded"
     return responses.json_response(body)
 
 
@@ -244,7 +254,9 @@ async def openapi_endpoint(request: Request) -> Response:
     state = _state(request)
     doc = openapi.document(state.engine.card, max_rows=state.settings.max_rows,
                            max_body_bytes=state.settings.max_body_bytes,
-                           alerts=state.alerts is not None, feedback=state.log is not None)
+                           alerts=state.alerts is not None, feedback=state.log is not None,
+                           history=state.engine.history.describe()
+                           if state.engine.history is not None else None)
     return responses.json_response(doc)
 
 

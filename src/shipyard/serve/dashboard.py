@@ -85,6 +85,8 @@ class _Dashboard:
         name = self.project_name or card.name
         now = time.time()
         errors: list[str] = []
+        if state.monitoring is not None and state.monitoring.last_error:
+            errors.append(f"the latest monitoring pass failed: {state.monitoring.last_error}")
         passes = self._read(lambda: self.store.passes(), [], "monitoring passes", errors)
         decisions = self._read(lambda: self.store.decisions(), [], "retraining decisions",
                                errors)

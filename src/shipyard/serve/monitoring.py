@@ -94,6 +94,9 @@ class Monitoring:
             first = str(exc).splitlines()[0] if str(exc) else ""
             self.last_error = f"{type(exc).__name__}: {first}"
             log.warning("monitoring pass failed: %s", self.last_error)
+            metrics = getattr(self.state, "metrics", None)
+            if metrics is not None:
+                metrics.count("monitor_failures")
             return None
         self.last_error = None
         self._latest, self._read_at = result.to_dict(), time.monotonic()

@@ -75,8 +75,12 @@ def _internal() -> dict[str, Any]:
 
 
 def _predict_operation(card: ModelCard, route: str, max_rows: int,
-                       max_body_bytes: int) -> dict[str, Any]:
+                       max_body_bytes: int, history: dict | None = None) -> dict[str, Any]:
     errors = {status: _error(text, status) for status, text in PREDICT_ERRORS.items()}
+    if history:
+        errors["409"] = _error(HISTORY_409, "409")
+        errors["503"] = _error(PREDICT_ERRORS["503"] + " Or the history store is unavailable: "
+                               "nothing was stored.", "503")
     limits = f"at most {max_rows} rows and {max_body_bytes} bytes"
     if route == "predict":
         summary = (f"Score rows for anomalies with {card.name}" if card.task == ANOMALY
@@ -173,11 +177,13 @@ def _feedback_path() -> dict[str, Any]:
 
 
 def paths(card: ModelCard, max_rows: int, max_body_bytes: int,
-          alerts: bool = False, feedback: bool = False) -> dict[str, Any]:
+          alerts: bool = False, feedback: bool = False,
+          history: dict | None = None) -> dict[str, Any]:
     found = {
-        "/predict": {"post": _predict_operation(card, "predict", max_rows, max_body_bytes)},
+        "/predict": {"post": _predict_operation(card, "predict", max_rows, max_body_bytes,
+                                                history)},
         "/invocations": {"post": _predict_operation(card, "invocations", max_rows,
-                                                    max_body_bytes)},
+                                                    max_body_bytes, history)},
         "/health": _get("health", "Liveness: the process answers, and which model it serves",
                         _answer("Serving; 'reload' says why following the registry failed.",
                                 "Health")),
@@ -214,14 +220,62 @@ def paths(card: ModelCard, max_rows: int, max_body_bytes: int,
         found.update(_alert_paths())
     if feedback:
         found.update(_feedback_path())
+    if history:
+        found.update(_history_paths())
     return found
 
 
+HISTORY_409 = ("A reading the history store refuses, nothing of the body stored: the same "
+               "time already stored with other values, or a time older than the history kept "
+               "for the entity.")
+
+
+def _history_paths() -> dict[str, Any]:
+    return {
+        "/history": {"post": {
+            "operationId": "backfillHistory", "tags": ["admin"],
+            "summary": "Backfill readings into the history store, without scoring them",
+            "description": "The body /predict takes; readings already stored are counted, "
+                           "not stored twice; the answer comes once they are on disk.",
+            "security": _admin_key(),
+            "requestBody": {"required": True, "content": _content(
+                {"oneOf": [component("Row"), component("Rows")]})},
+            "responses": {
+                "200": _answer("Stored.", closed_object({
+                    "stored": {"type": "integer", "minimum": 0},
+                    "already_stored": {"type": "integer", "minimum": 0},
+                    "entities": {"type": "integer", "minimum": 1}})),
+                **{status: _error(text, status) for status, text in PREDICT_ERRORS.items()
+                   if status not in ("401", "403", "500", "503")},
+                **_auth_errors(admin=True),
+                "409": _error(HISTORY_409, "409"),
+                "500": _internal(),
+                "503": _error("The history store is unavailable; nothing was stored.", "503"),
+            }}},
+        "/history/{entity}": _get(
+            "entityHistory", "What the history store keeps for an entity", tag="predict",
+            ok=_answer("The entity's history.", closed_object({
+                "entity": {"type": "string"}, "kept": {"type": "integer", "minimum": 1},
+                "readings": {"type": "integer", "minimum": 1},
+                "oldest_time": {"type": "number"}, "newest_time": {"type": "number"},
+                "history_rows": {"type": "integer", "minimum": 1},
+                "retention": {"type": "integer", "minimum": 1}})),
+            security=_open_or_keyed(),
+            parameters=[{"name": "entity", "in": "path", "required": True,
+                         "schema": {"type": "string"}}],
+            responses={**_auth_errors(admin=False),
+                       "404": _error("No reading is stored for this entity.", "404"),
+                       "503": _error("The history store is unavailable.", "503")}),
+    }
+
+
 def document(card: ModelCard, *, max_rows: int, max_body_bytes: int,
-             alerts: bool = False, feedback: bool = False) -> dict[str, Any]:
+             alerts: bool = False, feedback: bool = False,
+             history: dict | None = None) -> dict[str, Any]:
     """The whole OpenAPI document for a server of ``card``'s model; ``alerts`` adds
     the alert routes (served when the project declares alert rules), ``feedback``
-    the request ids and ``POST /feedback`` (served with a prediction log)."""
+    the request ids and ``POST /feedback`` (served with a prediction log), ``history``
+    (the history store's description) the raw-reading contract and ``/history``."""
     return {
         "openapi": OPENAPI_VERSION,
         "info": {"title": f"{card.name} ({card.task})", "version": card.version or "unregistered",
@@ -230,9 +284,9 @@ def document(card: ModelCard, *, max_rows: int, max_body_bytes: int,
                                 + ". Every refused request gets a 4xx "
                                 f"(or 503 with Retry-After when overloaded) whose body is "
                                 f"{{\"error\": one line, \"details\": [...]}}. {SECURITY_NOTE}"},
-        "paths": paths(card, max_rows, max_body_bytes, alerts, feedback),
+        "paths": paths(card, max_rows, max_body_bytes, alerts, feedback, history),
         "components": {
-            "schemas": schemas(card, max_rows, alerts, feedback),
+            "schemas": schemas(card, max_rows, alerts, feedback, history),
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer",
                            "description": "'Authorization: Bearer KEY'. " + SECURITY_NOTE},

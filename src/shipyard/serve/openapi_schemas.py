@@ -50,19 +50,34 @@ def column_schema(col: Column) -> dict[str, Any]:
 
 
 def _entity(card: ModelCard) -> str | None:
-    """The optional identifier key a row may carry, unless it is also an input."""
+    """The identifier key every row carries besides the inputs, unless it is one."""
     return card.entity if card.entity and card.entity not in card.schema.names else None
 
 
-def row_schema(card: ModelCard) -> dict[str, Any]:
+def row_schema(card: ModelCard, history: dict | None = None) -> dict[str, Any]:
     properties = {col.name: column_schema(col) for col in card.schema.columns}
+    required = list(card.schema.names)
     description = "One row: every input column, no others"
     entity = _entity(card)
     if entity:
-        properties[entity] = {"description": "The entity's identifier, any JSON value: not a "
-                                             "model input, reported with alerts."}
-        description += f" (besides the optional '{entity}')"
-    return closed_object(properties, card.schema.names, description=description + ".")
+        properties[entity] = {"not": {"type": "null"},
+                              "description": "The entity's identifier (a string or a number): "
+                                             "not a model input; outcomes are joined on it "
+                                             "and alerts report it. Required."}
+        required.insert(0, entity)
+        description += f", and the entity '{entity}'"
+    if history:
+        for role, text in (("entity", "Whose reading this is"),
+                           ("time", "When it was taken; it places the reading in the "
+                                    "entity's history")):
+            name = history[role]
+            properties[name] = {**properties[name], "not": {"type": "null"}}
+            properties[name]["description"] = f"{text}: required, not null."
+        description += (f". One raw reading: the server keeps each {history['entity']}'s "
+                        f"history and computes the windows itself")
+    elif card.entity and card.entity in card.schema.names:
+        properties[card.entity] = {**properties[card.entity], "not": {"type": "null"}}
+    return closed_object(properties, required, description=description + ".")
 
 
 def positional_schema(card: ModelCard) -> dict[str, Any]:
@@ -89,10 +104,23 @@ def label_schema(card: ModelCard) -> dict[str, Any]:
     return {"enum": [plain(c) for c in card.classes], "description": "The predicted class."}
 
 
-def prediction_schema(card: ModelCard, ids: bool = False) -> dict[str, Any]:
+def prediction_schema(card: ModelCard, ids: bool = False,
+                      history: dict | None = None) -> dict[str, Any]:
     """One item of ``predictions``, for the card's task; ``ids``: with its request id
-    (a server with a prediction log)."""
+    (a server with a prediction log); ``history``: with what the history store held."""
     found = _prediction_schema(card)
+    if history:
+        found["properties"].update({
+            "history_rows": {"type": "integer", "minimum": 1, "maximum": history["history_rows"],
+                             "description": "Readings of the entity the features were computed "
+                                            "from, this one included (at most what the "
+                                            "windows read)."},
+            "history_note": {"type": "string",
+                             "description": "Present when fewer readings were kept than the "
+                                            "windows read (a longer-windowed new champion)."},
+            "duplicate": {"const": True, "description": "This reading was already stored: "
+                                                        "answered as before, not stored again."}})
+        found["required"].append("history_rows")
     if ids:
         found["properties"]["request_id"] = {
             "type": "string", "description": "This row's id in the prediction log: send its "
@@ -183,17 +211,17 @@ def _feedback_schemas(card: ModelCard, max_rows: int) -> dict[str, Any]:
 
 
 def schemas(card: ModelCard, max_rows: int, alerts: bool = False,
-            feedback: bool = False) -> dict[str, Any]:
+            feedback: bool = False, history: dict | None = None) -> dict[str, Any]:
     model = closed_object({"name": {"type": "string"}, "version": {"type": ["string", "null"]}})
     reload_error = closed_object({"error": {"type": "string"},
                                   "version": {"type": ["string", "null"]},
                                   "at": {"type": "string"}})
     found = {
-        "Row": row_schema(card),
+        "Row": row_schema(card, history),
         "Rows": _rows(component("Row"), max_rows),
         "PositionalRow": positional_schema(card),
         "Model": model,
-        "Prediction": prediction_schema(card, ids=feedback),
+        "Prediction": prediction_schema(card, ids=feedback, history=history),
         "PredictResponse": closed_object(
             {"model": component("Model"),
              "predictions": {"type": "array", "items": component("Prediction"), "minItems": 1}},
@@ -202,8 +230,16 @@ def schemas(card: ModelCard, max_rows: int, alerts: bool = False,
         "InvocationsResponse": closed_object(
             {"predictions": {"type": "array", "items": label_schema(card), "minItems": 1}},
             description="MLflow's answer: one prediction per row, in request order."),
-        "Health": closed_object({"status": {"const": "ok"}, "model": component("Model"),
+        "Health": closed_object({"status": {"enum": ["ok", "degraded"]},
+                                 "model": component("Model"),
                            "reload": component("ReloadError"),
+                           "monitoring": closed_object({
+                               "ok": {"type": "boolean"}, "error": {"type": ["string", "null"]}},
+                               description="Whether the latest monitoring pass ran; its error "
+                                           "when it failed (status is then degraded)."),
+                           "history": closed_object({
+                               "ok": {"type": "boolean"}, "error": {"type": "string"}},
+                               description="A history store that could not be warmed."),
                            "prediction_log": closed_object({
                                "ok": {"type": "boolean"}, "error": {"type": ["string", "null"]},
                                "dropped": {"type": "integer", "minimum": 0}},
@@ -216,7 +252,13 @@ def schemas(card: ModelCard, max_rows: int, alerts: bool = False,
             "steps": {"type": "array", "items": closed_object({
                 "step": {"type": "string"}, "kind": {"type": "string"},
                 "runs": {"enum": ["compiled", "python", "training only"]}},
-                ["step", "kind", "runs"])}},
+                ["step", "kind", "runs"])},
+            "history": closed_object({
+                "entity": {"type": "string"}, "time": {"type": "string"},
+                "history_rows": {"type": "integer", "minimum": 1},
+                "retention": {"type": "integer", "minimum": 1}},
+                description="Readings are scored from the server's history store: the "
+                            "windows read history_rows readings; retention are kept.")},
             ["path", "steps"], description="Which engine scores, why not ONNX, and where each "
                                            "pipeline step runs."),
         "ModelInfo": _model_info(card),

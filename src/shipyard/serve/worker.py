@@ -35,7 +35,8 @@ def app_for(project, model=None):
     watch, board = extras.monitoring(project, workspace) if log else (None, [])
     app = create_app(model, settings=project.serve,
                      source=RegistrySource(workspace, project.name),
-                     keys=keys, alerts=alerts, log=log, entities=extras.entities(project, workspace),
+                     keys=keys, alerts=alerts, log=log,
+                     entities=extras.entities(project, workspace),
                      extra_routes=[*routes, *board])
     if watch is not None:
         watch.state = app.state

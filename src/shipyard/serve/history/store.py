@@ -143,13 +143,13 @@ class HistoryStore:
         for i, reading in enumerate(readings):
             by_entity.setdefault(reading[0], []).append(i)
         out: dict[str, Recorded] = {}
-        with self._guard(), self.engine.connect() as conn:
-            with conn.execution_options(immediate=True).begin():
-                for entity in sorted(by_entity):
-                    _lock(conn, entity)
-                    out[entity] = self._entity(conn, entity,
-                                               [(i, readings[i]) for i in by_entity[entity]],
-                                               need, retention)
+        with (self._guard(), self.engine.connect() as conn,
+              conn.execution_options(immediate=True).begin()):
+            for entity in sorted(by_entity):
+                _lock(conn, entity)
+                out[entity] = self._entity(conn, entity,
+                                           [(i, readings[i]) for i in by_entity[entity]],
+                                           need, retention)
         return out
 
     def _entity(self, conn, entity: str, batch, need: int, retention: int) -> Recorded:
