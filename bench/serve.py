@@ -25,6 +25,11 @@ compiled form agreed with the pipeline on the full holdout at registration, the
 ratios and the targets. Exit status: 0 when every target is met, 1 when one is not,
 2 when the benchmark itself failed (a server did not start or answered wrongly).
 
+A fourth model, ``landings`` (bench/serve_history.py), is served from the history
+the server keeps: FD001 with windows of 10/30/50 cycles, 1,000 engines with 200
+readings each in the store, one new raw reading per request, against MLflow's
+server given each engine's whole history in every request.
+
 `--workdir DIR` keeps the projects and their registered models in DIR and reuses
 them on the next run (training all three takes several minutes); `--only
 shipyard,ceiling` skips servers (MLflow's takes ~15 s to start and is slow to measure).
@@ -51,7 +56,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from serve_models import MODELS, BenchError, Registered, build, env  # noqa: E402
+from serve_models import MODELS, STATEFUL, BenchError, Registered, build, env  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent  # the venv's bin: shipyard, mlflow and uvicorn live here
@@ -277,11 +282,13 @@ def read_predictions(key: str, model: Registered, answer, n: int) -> tuple[list,
 # --- measuring ----------------------------------------------------------------------------
 
 
-def run_wrk(url: str, body: Path, connections: int, seconds: float) -> dict:
+def run_wrk(url: str, body: Path | None, connections: int, seconds: float,
+            script: Path = POST_LUA, extra_env: dict | None = None) -> dict:
     command = ["wrk", f"-t{WRK_THREADS}", f"-c{connections}", f"-d{seconds:g}s",
-               f"--timeout={WRK_TIMEOUT}", "--latency", "-s", str(POST_LUA), url]
+               f"--timeout={WRK_TIMEOUT}", "--latency", "-s", str(script), url]
     done = subprocess.run(command, capture_output=True, text=True,
-                          env={**os.environ, "WRK_BODY_FILE": str(body)},
+                          env={**os.environ, **({"WRK_BODY_FILE": str(body)} if body else {}),
+                               **(extra_env or {})},
                           timeout=seconds + 120)
     line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
     if done.returncode != 0 or line is None:
@@ -401,7 +408,7 @@ def judge(model: str, summary: dict, ratio: dict) -> list[dict]:
 # --- output ---------------------------------------------------------------------------------
 
 
-def report(results: dict, context: dict) -> None:
+def report(results: dict, context: dict, landings: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -435,10 +442,15 @@ def report(results: dict, context: dict) -> None:
                               f"{s['p99_ms']:.2f}", f"{s['errors']:,}",
                               _ratio(ratio.get("vs_mlflow")), _ratio(ratio.get("vs_ceiling")))
         console.print(table)
+    if landings:
+        import serve_history
+
+        for got in landings.values():
+            serve_history.report(console, got)
     table = Table(title="Targets", title_justify="left")
     for column in ("model", "target", "wanted", "actual", "verdict"):
         table.add_column(column, justify="right" if column in ("wanted", "actual") else "left")
-    for got in results.values():
+    for got in [*results.values(), *landings.values()]:
         for v in got["targets"]:
             style = "green" if v["verdict"] == "met" else "red" if "NOT" in v["verdict"] else ""
             table.add_row(v["model"], v["target"], f"{v['op']} {v['value']:,g}",
@@ -484,8 +496,9 @@ def versions() -> dict[str, str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=",".join(MODELS),
-                        help=f"models to measure (default: {','.join(MODELS)})")
+    known = [*MODELS, *STATEFUL]
+    parser.add_argument("--model", default=",".join(known),
+                        help=f"models to measure (default: {','.join(known)})")
     parser.add_argument("--duration", type=float, default=20.0,
                         help="seconds per measurement (default 20)")
     parser.add_argument("--repeats", type=int, default=3, help="repetitions (default 3)")
@@ -503,9 +516,9 @@ def main() -> int:
     if unknown := only - {"mlflow", "shipyard", "ceiling"}:
         parser.error(f"unknown servers in --only: {', '.join(sorted(unknown))}")
     models = [m for m in args.model.split(",") if m]
-    if unknown := set(models) - set(MODELS):
+    if unknown := set(models) - set(known):
         parser.error(f"unknown models in --model: {', '.join(sorted(unknown))} "
-                     f"(known: {', '.join(MODELS)})")
+                     f"(known: {', '.join(known)})")
     try:
         subprocess.run(["wrk", "--version"], capture_output=True)
     except FileNotFoundError:
@@ -543,8 +556,15 @@ def run(args, models: list[str], workdir: Path, duration: float, repeats: int, w
                    "scenarios": [{"rows": r, "connections": c} for r, c in SCENARIOS]},
     }
     registered = [build(key, workdir, say) for key in models]  # all trained before measuring
-    results = {}
+    results, landings = {}, {}
     for model in registered:
+        if model.key in STATEFUL:
+            import serve_history
+
+            say(f"\n[{model.key}] {model.name} version {model.version} ({model.estimator})")
+            landings[model.key] = serve_history.measure(model, workdir, only, duration,
+                                                        repeats, warmup)
+            continue
         say(f"\n[{model.key}] {model.name} version {model.version} ({model.estimator})")
         servers = make_servers(model, only)
         bodies: dict[str, dict[int, Path]] = {}
@@ -577,12 +597,13 @@ def run(args, models: list[str], workdir: Path, duration: float, repeats: int, w
                                 "checks": s.checks} for s in servers},
             "runs": raw, "summary": summary, "ratios": ratio,
             "targets": judge(model.key, summary, ratio)}
-    report(results, context)
+    report(results, context, landings)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({**context, "models": results}, indent=2) + "\n")
+        args.json.write_text(json.dumps({**context, "models": {**results, **landings}},
+                                        indent=2) + "\n")
         say(f"Results written to {args.json}")
-    verdicts = [v for got in results.values() for v in got["targets"]]
+    verdicts = [v for got in [*results.values(), *landings.values()] for v in got["targets"]]
     return 1 if any("NOT" in v["verdict"] for v in verdicts) else 0
 
 

@@ -77,10 +77,30 @@ def _example(relative: str) -> Callable[[Path], Path]:
     return write
 
 
+def _landings(folder: Path) -> Path:
+    """examples/cmapss/fd001.yaml with the windows of the landings scenario, 10/30/50
+    cycles (the example's whole-life window would make the server keep every
+    reading), served from the history the server keeps."""
+    target = _example("cmapss/fd001.yaml")(folder)
+    text = target.read_text()
+    for old, new in (("windows: [10, 30, 50, 10000]", "windows: [10, 30, 50]"),
+                     ("name: cmapss-fd001", "name: cmapss-fd001-landings"),
+                     ("- {metric: rmse, max: 12.0}", "- {metric: rmse, max: 20.0}")):
+        if old not in text:
+            raise BenchError(f"examples/cmapss/fd001.yaml no longer has {old!r}")
+        text = text.replace(old, new)
+    target.write_text(text + "\nserve:\n  history: {retention: 200}\n")
+    return target
+
+
 MODELS: dict[str, tuple[str, Callable[[Path], Path]]] = {
     "demo": ("the demo's RUL champion", _demo),
     "adult": ("the Adult example", _example("adult/shipyard.yaml")),
     "fd001": ("the C-MAPSS FD001 example", _example("cmapss/fd001.yaml")),
+}
+# Models served from the history the server keeps (bench/serve_history.py).
+STATEFUL: dict[str, tuple[str, Callable[[Path], Path]]] = {
+    "landings": ("C-MAPSS FD001, windows 10/30/50, one raw reading per landing", _landings),
 }
 
 
@@ -99,7 +119,7 @@ def build(key: str, workdir: Path, say: Callable[[str], None]) -> Registered:
     from shipyard import registry, spec
     from shipyard.workspace import Workspace
 
-    title, write = MODELS[key]
+    title, write = {**MODELS, **STATEFUL}[key]
     folder = workdir / key
     marker = folder / ".bench-trained"
     if marker.exists():

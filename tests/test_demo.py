@@ -134,8 +134,9 @@ def test_shipyard_serve_answers_with_the_champion(demo):
         _wait(client, server)
         champion = registry.load(result.outcome.workspace, "fleet-rul")  # after the loop
         rows = result.outcome.snapshot.frame().head(25)
+        sent = [*champion.card.schema.names, champion.card.entity]  # the entity is required
         payload = [{c: (None if v != v else v) for c, v in r.items()}
-                   for r in rows[champion.card.schema.names].to_dict("records")]
+                   for r in rows[sent].to_dict("records")]
         answer = client.post("/predict", json=payload)
         assert answer.status_code == 200, answer.text
         body = answer.json()

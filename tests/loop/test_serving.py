@@ -32,7 +32,7 @@ def test_the_server_follows_a_promotion_and_a_rollback(tmp_path: Path):
             cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_until(lambda: get_json(f"{url}/ready")[0] == 200, 90, "the server to be ready")
-        body = {"a": 0.5, "b": "x", "c": 2}
+        body = {"a": 0.5, "b": "x", "c": 2, "eid": 7}  # the entity is required
         before = _predict(url, body)
         during = Wrk(f"{url}/predict", body, seconds=25, connections=2, delay_ms=5)
         started = time.monotonic()

@@ -26,7 +26,7 @@ from shipyard.workspace import Workspace
 from tests.loop.project import append, rows, write
 from tests.serve.load import get_json, stop, wait_until
 
-ROW = {"a": 0.5, "b": "x", "c": 2}
+ROW = {"a": 0.5, "b": "x", "c": 2, "eid": 7}  # the entity is required
 
 
 def shipyard(*args: str) -> tuple[int, str, str]:

@@ -3,6 +3,9 @@ history and computes the series features there, exactly as training does."""
 
 from __future__ import annotations
 
+import random
+from concurrent.futures import ThreadPoolExecutor
+
 import httpx
 import numpy as np
 import pandas as pd
@@ -13,6 +16,7 @@ from shipyard.prepare import dataset, steps
 from shipyard.serve import create_app
 from shipyard.serve.background import BackgroundServer
 from shipyard.serve.compiler import compile_pipeline
+from shipyard.serve.engine import engine_for
 from shipyard.serve.history import HistoryStore, Service
 from shipyard.spec import Serve
 from shipyard.train.cv import make_pipeline
@@ -47,7 +51,7 @@ def readings(seed: int = 0, entities: int = ENTITIES, n: int = READINGS) -> pd.D
     return pd.DataFrame(rows)
 
 
-def trained(config: str, model: str = "lightgbm"):
+def trained(config: str, model: str = "lightgbm", version: str = "1"):
     extra = f"entity: unit\ntime: cycle\nprepare: {{series: {config}}}"
     p = project("regression", target="y", models=f"[{{name: {model}}}]", extra=extra)
     ds = dataset(readings(), p)
@@ -55,17 +59,18 @@ def trained(config: str, model: str = "lightgbm"):
                              {"n_estimators": 30} if model == "lightgbm" else {}, p.seed)
     pipeline.fit(ds.X, ds.y)
     card = ModelCard(name="t", task="regression", target="y", schema=ds.schema, entity="unit",
-                     version="1")
+                     version=version)
     onnx = compile_pipeline(pipeline, card, ds.X).onnx
     return LoadedModel(pipeline=pipeline, card=card, onnx=onnx)
 
 
 class Server:
-    def __init__(self, model: LoadedModel, folder, fast: bool = True, retention=None):
-        self.store = HistoryStore(f"sqlite:///{folder / 'history.db'}")
-        app = create_app(model, settings=Serve(fast_path=fast),
-                         entities=Service(self.store, retention))
-        self.server = BackgroundServer(app).__enter__()
+    def __init__(self, model: LoadedModel, folder, fast: bool = True, retention=None,
+                 url: str | None = None):
+        self.store = HistoryStore(url or f"sqlite:///{folder / 'history.db'}")
+        self.app = create_app(model, settings=Serve(fast_path=fast),
+                              entities=Service(self.store, retention))
+        self.server = BackgroundServer(self.app).__enter__()
         self.client = httpx.Client(base_url=self.server.url, timeout=30, trust_env=False)
 
     def send(self, rows):
@@ -195,3 +200,83 @@ def test_retention_prunes_old_readings_but_elapsed_counts_them(tmp_path):
             too_old.json()["error"]
     finally:
         server.close()
+
+
+def test_a_new_champion_with_longer_windows_keeps_more_and_says_when_it_has_less(tmp_path):
+    short = trained("{windows: [3], stats: [mean]}")
+    longer = trained("{windows: [12], stats: [mean, slope], elapsed: true}", version="2")
+    need = longer.pipeline[0].history_rows()
+    assert short.pipeline[0].history_rows() == 3 and need == 12
+    server = Server(short, tmp_path, retention=5)
+    try:
+        frame = short.card.schema.model_frame(readings(seed=6, entities=1, n=40))
+        rows = as_json(frame, short.card)
+        for row in rows[:20]:
+            assert server.send(row).status_code == 200
+        assert len(server.store.rows("1")) == 8  # pruned to 5 at the 17th, 3 since
+        server.app.state.swap(engine_for(longer))  # as the reload watcher does
+        served = server.client.get("/model").json()["serving"]["history"]
+        assert served == {"entity": "unit", "time": "cycle", "history_rows": 12,
+                          "retention": 12}
+        item = server.send(rows[20]).json()["predictions"][0]
+        assert item["history_rows"] == 12
+        assert item["history_note"] == ("the windows read 12 readings; 9 of this entity's "
+                                        "21 are kept, so the features use those")
+        for k in range(21, 24):
+            item = server.send(rows[k]).json()["predictions"][0]
+        # Twelve readings kept again: the answers are the new pipeline's on the whole life.
+        assert "history_note" not in item
+        assert item["prediction"] == pytest.approx(
+            longer.pipeline.predict(frame.iloc[:24])[-1], rel=1e-12)
+    finally:
+        server.close()
+
+
+def test_a_postgresql_store_shared_by_two_servers_and_a_read_only_database(tmp_path,
+                                                                          postgres):
+    database = postgres.create_database()
+    url = postgres.url(database)
+    model = trained(CONFIGS["median"])
+    servers = [Server(model, tmp_path, url=url), Server(model, tmp_path, url=url)]
+    try:
+        frame = model.card.schema.model_frame(readings(seed=8, entities=1, n=30))
+        rows = as_json(frame, model.card)
+        order = random.Random(5).sample(range(len(rows)), len(rows))
+
+        def post(n: int) -> int:
+            return servers[n % 2].send(rows[order[n]]).status_code
+
+        with ThreadPoolExecutor(6) as pool:
+            assert list(pool.map(post, range(len(rows)))) == [200] * len(rows)
+        kept = servers[0].store.rows("1")
+        assert [r.pos for r in kept] == list(range(30))
+        assert [r.t for r in kept] == sorted(r.t for r in kept)
+        for k in (0, 9, 29):  # each answered again from its place in the history
+            item = servers[1].send(rows[k]).json()["predictions"][0]
+            assert item["duplicate"] is True
+            assert item["prediction"] == pytest.approx(
+                model.pipeline.predict(frame.iloc[:k + 1])[-1], rel=1e-9)
+
+        def reconnect() -> None:
+            postgres.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                         "WHERE datname = %s AND pid <> pg_backend_pid()", [database])
+
+        postgres.sql(f'ALTER DATABASE "{database}" SET default_transaction_read_only = on')
+        reconnect()
+        new = dict(rows[-1], cycle=rows[-1]["cycle"] + 1)
+        refused = servers[0].send(new)
+        assert refused.status_code == 503, refused.text
+        assert "history store" in refused.json()["error"] and "nothing was stored" in \
+            refused.json()["error"]
+        assert refused.headers["retry-after"] == "1"
+        count = "SELECT count(*) FROM readings"
+        assert postgres.sql(count, database=database) == [(30,)]
+        postgres.sql(f'ALTER DATABASE "{database}" RESET default_transaction_read_only')
+        reconnect()
+        again = servers[0].send(new)
+        assert again.status_code == 200 and again.json()["predictions"][0]["history_rows"] \
+            == model.pipeline[0].history_rows()
+        assert postgres.sql(count, database=database) == [(31,)]
+    finally:
+        for server in servers:
+            server.close()

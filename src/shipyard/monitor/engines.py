@@ -28,7 +28,9 @@ class StoreError(MonitorError):
     """The prediction log's database cannot be reached or written."""
 
 
-def connect(url: str) -> sa.Engine:
+def connect(url: str, wait_s: float = TIMEOUT_S) -> sa.Engine:
+    """An engine for ``url``; a SQLite writer waits up to ``wait_s`` for another's
+    commit (0: the caller retries a locked database itself)."""
     try:
         parsed = sa.engine.make_url(url)
     except sa_exc.ArgumentError as exc:
@@ -37,7 +39,7 @@ def connect(url: str) -> sa.Engine:
                               "postgresql+psycopg://user@host/db") from exc
     try:
         if parsed.drivername.startswith("sqlite"):
-            return _sqlite(parsed)
+            return _sqlite(parsed, wait_s)
         args = {"connect_timeout": int(TIMEOUT_S)} if parsed.drivername.startswith(
             "postgresql") else {}
         return sa.create_engine(parsed, pool_pre_ping=True, connect_args=args)
@@ -48,7 +50,7 @@ def connect(url: str) -> sa.Engine:
                               "'psycopg[binary]' for postgresql+psycopg") from exc
 
 
-def _sqlite(url) -> sa.Engine:
+def _sqlite(url, wait_s: float = TIMEOUT_S) -> sa.Engine:
     if url.database not in (None, "", ":memory:"):
         folder = Path(url.database).parent
         try:
@@ -56,14 +58,14 @@ def _sqlite(url) -> sa.Engine:
         except OSError as exc:
             raise StoreError(f"Cannot create the folder of the prediction log {url.database}",
                              details=[str(exc)]) from exc
-    engine = sa.create_engine(url, connect_args={"timeout": TIMEOUT_S,
+    engine = sa.create_engine(url, connect_args={"timeout": wait_s,
                                                  "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
     def _setup(dbapi_connection, record) -> None:
         dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN, not the driver
         cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {int(TIMEOUT_S * 1000)}")
+        cursor.execute(f"PRAGMA busy_timeout = {int(wait_s * 1000)}")
         _wal(cursor)
         cursor.execute("PRAGMA synchronous = FULL")
         cursor.close()

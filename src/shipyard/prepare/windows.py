@@ -9,6 +9,11 @@ walking back ``k = 0, 1, 2, ...`` rows and every sum is accumulated in that
 order, so a row gets bit-for-bit the same features whether the array holds the
 entity's whole life or only the rows its windows reach.
 
+The rows ``k`` back are gathered a block of ``k`` at a time and summed with
+cumulative sums that start from the previous block's totals: the same
+sequential order as adding one ``k`` at a time, in a few array operations per
+block (the server's one row per request pays for a handful, not one per ``k``).
+
 Sums are taken of ``value - shift``, the shift being the target row's own value
 (or, when it has none, a per-column centre fitted on the training rows): that
 keeps the variance and slope formulas free of the cancellation that raw sensor
@@ -21,6 +26,9 @@ from __future__ import annotations
 import numpy as np
 
 EWM_TAIL = 1e-12  # EWM weights below this share of the newest reading's are left out
+# Values gathered at once (rows x k x columns). Blocks pay off when a few rows reach
+# far back (the server); a frame of many rows goes one k at a time, in place.
+BLOCK = 1 << 18
 
 
 class Trail:
@@ -38,6 +46,30 @@ class Trail:
         if not inside.all():
             picked = np.where(inside[:, None], picked, np.nan)
         return picked, inside
+
+    def block(self, values: np.ndarray, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``values`` at ``ks`` rows back from each target: (len(ks), targets, columns),
+        and where that row has a value inside the target's entity."""
+        inside = self.depth[None, :] > ks[:, None]
+        picked = values[np.where(inside, self.at[None, :] - ks[:, None], self.at[None, :])]
+        if not inside.all():
+            picked = np.where(inside[:, :, None], picked, np.nan)
+        return picked, ~np.isnan(picked)
+
+    def blocks(self, values: np.ndarray, depth: int):
+        """``(ks, picked, ok)`` for k = 0 .. depth - 1, a bounded block at a time."""
+        size = max(1, BLOCK // max(1, len(self.at) * values.shape[1]))
+        for start in range(0, depth, size):
+            ks = np.arange(start, min(start + size, depth))
+            yield (ks, *self.block(values, ks))
+
+
+def running(carry: np.ndarray, terms: np.ndarray, ufunc=np.add) -> np.ndarray:
+    """``carry`` then each of ``terms`` (along the first axis, k) folded in one after
+    another: the running totals, in the order a loop over k adds them."""
+    if len(terms) == 1:
+        return ufunc(carry, terms[0])[None]
+    return ufunc.accumulate(np.concatenate([carry[None], terms]), axis=0)[1:]
 
 
 def ewm_rows(span: int) -> int:
@@ -64,12 +96,11 @@ def smoothed(values: np.ndarray, first: np.ndarray, at: np.ndarray, method: str,
     keep = 1.0 - 2.0 / (window + 1.0)
     weighted = np.zeros((len(at), values.shape[1]))
     weights = np.zeros_like(weighted)
-    for k in range(min(ewm_rows(window), int(trail.depth.max(initial=0)))):
-        picked, _ = trail.back(values, k)
-        ok = ~np.isnan(picked)
-        weight = keep ** k
-        weighted += np.where(ok, picked * weight, 0.0)
-        weights += np.where(ok, weight, 0.0)
+    for ks, picked, ok in trail.blocks(values, min(ewm_rows(window),
+                                                   int(trail.depth.max(initial=0)))):
+        weight = np.array([keep ** int(k) for k in ks])[:, None, None]  # Python's pow
+        weighted = running(weighted, np.where(ok, picked * weight, 0.0))[-1]
+        weights = running(weights, np.where(ok, weight, 0.0))[-1]
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(weights > 0, weighted / weights, np.nan)
 
@@ -82,36 +113,41 @@ def window_stats(values: np.ndarray, first: np.ndarray, at: np.ndarray, windows,
     no value at all gives NaN."""
     trail = Trail(first, at)
     shape = (len(at), values.shape[1])
-    n, s1, s2, sx, sxx, sxy = (np.zeros(shape) for _ in range(6))
-    low, high = np.full(shape, np.inf), np.full(shape, -np.inf)
-    out: dict[tuple[str, int], np.ndarray] = {}
-    reach = int(trail.depth.max(initial=0))
+    totals = dict.fromkeys(("n", "s1", "s2", "sx", "sxx", "sxy"))
+    for name in totals:
+        totals[name] = np.zeros(shape)
+    totals["low"], totals["high"] = np.full(shape, np.inf), np.full(shape, -np.inf)
     ends = sorted(set(windows))
-    shift = center
-    for k in range(max(ends, default=0)):
-        if k < reach:
-            picked, _ = trail.back(values, k)
-            ok = ~np.isnan(picked)
-            if k == 0:  # each row's own value, where it has one: a window of equal values
-                shift = np.where(ok, picked, center)  # then sums exact zeros
-            d = np.where(ok, picked - shift, 0.0)
-            x = -float(k)  # the newest row at 0, older rows before it
-            n += ok
-            s1 += d
-            s2 += d * d
-            sx += ok * x
-            sxx += ok * (x * x)
-            sxy += d * x
-            low = np.fmin(low, picked)
-            high = np.fmax(high, picked)
-        if k + 1 in ends:
-            w = k + 1
-            for stat in stats:
-                out[(stat, w)] = _stat(stat, n, s1, s2, sx, sxx, sxy, low, high, shift)
+    reach = min(max(ends, default=0), int(trail.depth.max(initial=0)))
+    shift = np.broadcast_to(center, shape)
+    out: dict[tuple[str, int], np.ndarray] = {}
+
+    def emit(w: int, at_k: dict[str, np.ndarray]) -> None:
+        for stat in stats:
+            out[(stat, w)] = _stat(stat, shift=shift, **at_k)
+
+    for ks, picked, ok in trail.blocks(values, reach):
+        if ks[0] == 0:  # each row's own value, where it has one: a window of equal values
+            shift = np.where(ok[0], picked[0], center)  # then sums exact zeros
+        d = np.where(ok, picked - shift, 0.0)
+        x = -ks.astype(np.float64)[:, None, None]  # the newest row at 0, older rows before
+        seen = ok.astype(np.float64)
+        terms = {"n": seen, "s1": d, "s2": d * d, "sx": seen * x, "sxx": seen * (x * x),
+                 "sxy": d * x}
+        sums = {name: running(totals[name], term) for name, term in terms.items()}
+        sums["low"] = running(totals["low"], picked, np.fmin)
+        sums["high"] = running(totals["high"], picked, np.fmax)
+        for w in ends:
+            if ks[0] < w <= ks[-1] + 1:
+                emit(w, {name: v[w - 1 - ks[0]] for name, v in sums.items()})
+        totals = {name: v[-1] for name, v in sums.items()}
+    for w in ends:
+        if w > reach:  # longer than any entity's rows here: everything there is
+            emit(w, totals)
     return out
 
 
-def _stat(stat, n, s1, s2, sx, sxx, sxy, low, high, shift) -> np.ndarray:
+def _stat(stat, *, n, s1, s2, sx, sxx, sxy, low, high, shift) -> np.ndarray:
     empty = n == 0
     with np.errstate(invalid="ignore", divide="ignore"):
         if stat == "mean":

@@ -231,6 +231,7 @@ async def model_endpoint(request: Request) -> Response:
         "positive_class": plain(card.positive_class), "threshold": card.threshold,
         "entity": card.entity, "holdout_metrics": card.metrics,
         "inputs": [{"name": c.name, "kind": c.kind} for c in card.schema.columns],
+        "required": list(state.engine.required),
         "history": state.history[-20:],
     }
     if state.watcher is not None:

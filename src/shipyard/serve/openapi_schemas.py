@@ -166,6 +166,9 @@ def _model_info(card: ModelCard) -> dict[str, Any]:
                             "additionalProperties": {"type": ["number", "null"]}},
         "inputs": {"type": "array", "items": closed_object({
             "name": text, "kind": {"enum": sorted(set(JSON_TYPES))}})},
+        "required": {"type": "array", "items": text,
+                     "description": "Keys every row must carry, not null: the entity, and "
+                                    "the time when readings are scored from history."},
         "history": {"type": "array", "description": "Versions served, oldest first (at most 20).",
                     "items": closed_object({"version": maybe_text, "run_id": maybe_text,
                                       "path": {"enum": ["onnx", "python"]}, "note": text},
@@ -174,7 +177,8 @@ def _model_info(card: ModelCard) -> dict[str, Any]:
                            "last_error": {"oneOf": [{"type": "null"}, component("ReloadError")]}},
                           description="Present when the server follows the registry."),
     }, ["name", "version", "run_id", "task", "target", "estimator", "serving", "classes",
-        "positive_class", "threshold", "entity", "holdout_metrics", "inputs", "history"],
+        "positive_class", "threshold", "entity", "holdout_metrics", "inputs", "required",
+        "history"],
         description=f"The served {card.task} model '{card.name}', how it is served and its "
                     f"input schema.")
 

@@ -18,7 +18,10 @@ champion with other columns reads what it can by name.
 
 from __future__ import annotations
 
+import functools
 import math
+import re
+import time
 import zlib
 from dataclasses import dataclass, field
 
@@ -28,7 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from shipyard.errors import ShipyardError
-from shipyard.monitor.engines import connect, shown
+from shipyard.monitor.engines import TIMEOUT_S, connect, shown
 
 metadata = sa.MetaData()
 readings_table = sa.Table(
@@ -61,7 +64,7 @@ class Layout:
     texts: tuple[str, ...]
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     t: float
     pos: int
@@ -88,7 +91,10 @@ class HistoryStore:
         self._layouts: dict[int, Layout] = {}
         self._ids: dict[Layout, int] = {}
         try:
-            self.engine = connect(url)
+            # SQLite's own wait for a lock sleeps whole milliseconds, growing to
+            # 100 ms: two workers writing at once made the tail latency. The store
+            # waits itself, in steps of tens of microseconds (see _retrying).
+            self.engine = connect(url, wait_s=0)
             metadata.create_all(self.engine)
         except (sa_exc.SQLAlchemyError, ShipyardError) as exc:
             raise unavailable(url, exc) from exc
@@ -105,17 +111,22 @@ class HistoryStore:
         if found is not None:
             return found
         text = orjson.dumps([list(layout.numbers), list(layout.texts)]).decode()
-        with self._guard(), self.engine.begin() as conn:
-            row = conn.execute(sa.select(layouts_table.c.id).where(
-                layouts_table.c.columns == text)).first()
-            if row is None:
-                try:
-                    with conn.begin_nested():
-                        conn.execute(layouts_table.insert().values(columns=text))
-                except sa_exc.IntegrityError:
-                    pass  # another worker made it first
+        def work():
+            with self.engine.begin() as conn:
                 row = conn.execute(sa.select(layouts_table.c.id).where(
                     layouts_table.c.columns == text)).first()
+                if row is None:
+                    try:
+                        with conn.begin_nested():
+                            conn.execute(layouts_table.insert().values(columns=text))
+                    except sa_exc.IntegrityError:
+                        pass  # another worker made it first
+                    row = conn.execute(sa.select(layouts_table.c.id).where(
+                        layouts_table.c.columns == text)).first()
+                return row
+
+        with self._guard():
+            row = _retrying(work)
         self._ids[layout], self._layouts[row[0]] = row[0], layout
         return row[0]
 
@@ -142,30 +153,49 @@ class HistoryStore:
         by_entity: dict[str, list[int]] = {}
         for i, reading in enumerate(readings):
             by_entity.setdefault(reading[0], []).append(i)
-        out: dict[str, Recorded] = {}
-        with (self._guard(), self.engine.connect() as conn,
-              conn.execution_options(immediate=True).begin()):
-            for entity in sorted(by_entity):
-                _lock(conn, entity)
-                out[entity] = self._entity(conn, entity,
-                                           [(i, readings[i]) for i in by_entity[entity]],
-                                           need, retention)
-        return out
 
-    def _entity(self, conn, entity: str, batch, need: int, retention: int) -> Recorded:
-        table = readings_table
+        def work() -> dict[str, Recorded]:
+            out: dict[str, Recorded] = {}
+            inserts: list[dict] = []
+            with self.engine.connect() as conn, conn.execution_options(immediate=True).begin():
+                for entity in sorted(by_entity):
+                    _lock(conn, entity)
+                    out[entity] = self._entity(conn, entity,
+                                               [(i, readings[i]) for i in by_entity[entity]],
+                                               need, retention, inserts)
+                if inserts:
+                    _run(conn, INSERT, inserts, many=True)
+                step = max(16, retention // 4)  # prune now and then, not on every reading
+                for entity, recorded in out.items():
+                    added = sum(recorded.new.values())
+                    newest = recorded.rows[-1].pos if recorded.rows else 0
+                    if added and newest >= retention and newest // step > (newest - added) // step:
+                        self._prune(conn, entity, retention)
+            return out
+
+        with self._guard():
+            return _retrying(work)
+
+    def _entity(self, conn, entity: str, batch, need: int, retention: int,
+                inserts: list[dict]) -> Recorded:
+        """Place one entity's readings among its stored rows; the new ones are added
+        to ``inserts``, rows whose position moved are updated here."""
         limit = need + len(batch)
         stored = _rows(conn, entity, limit=limit)
-        oldest_new = min(t for _, (_, t, *_) in batch)
+        times = [t for _, (_, t, *_rest) in batch]
+        newer = not stored or min(times) > stored[-1].t
+        if newer and len(set(times)) == len(times):  # the common case
+            return _appended(entity, stored, batch, inserts)
+        oldest_new = min(times)
         if len(stored) == limit and oldest_new < stored[0].t:
             # An old reading: everything from `need` rows before it to the newest.
-            start = conn.execute(sa.select(table.c.t).where(
-                table.c.entity == entity, table.c.t <= oldest_new).order_by(
-                table.c.t.desc()).offset(need - 1).limit(1)).scalar()
+            start = conn.execute(sa.select(readings_table.c.t).where(
+                readings_table.c.entity == entity, readings_table.c.t <= oldest_new).order_by(
+                readings_table.c.t.desc()).offset(need - 1).limit(1)).scalar()
             stored = _rows(conn, entity, since=start)
         rows = {r.t: r for r in stored}
         kept_from = stored[0] if stored else None
-        recorded, inserts = Recorded([]), set()
+        recorded, fresh = Recorded([]), set()
         for i, (_, t, layout, numbers, texts) in batch:
             found = rows.get(t)
             if found is not None:
@@ -181,26 +211,21 @@ class HistoryStore:
                     f"history kept for it (from time {_time(kept_from.t)}, at most "
                     f"{retention} readings); it cannot be placed in order")
             rows[t] = Row(t, 0, layout, numbers, texts)
-            inserts.add(id(rows[t]))
+            fresh.add(id(rows[t]))
             recorded.new[i] = True
         ordered = sorted(rows.values(), key=lambda r: r.t)
         moved = []
         for n, row in enumerate(ordered):  # positions follow time order
-            pos = ordered[n - 1].pos + 1 if n else (0 if id(row) in inserts else row.pos)
-            if id(row) not in inserts and pos != row.pos:
+            pos = ordered[n - 1].pos + 1 if n else (0 if id(row) in fresh else row.pos)
+            if id(row) not in fresh and pos != row.pos:
                 moved.append({"e": entity, "w": row.t, "p": pos})
             row.pos = pos
         if moved:  # readings after an out-of-order one count it
+            table = readings_table
             conn.execute(table.update().where(table.c.entity == sa.bindparam("e"),
                                               table.c.t == sa.bindparam("w"))
                          .values(pos=sa.bindparam("p")), moved)
-        if inserts:
-            conn.execute(table.insert(), [
-                {"entity": entity, "t": r.t, "pos": r.pos, "layout": r.layout,
-                 "numbers": r.numbers, "texts": r.texts} for r in ordered if id(r) in inserts])
-            newest = ordered[-1]
-            if newest.pos >= retention and newest.pos % max(16, retention // 4) == 0:
-                self._prune(conn, entity, retention)
+        inserts += [_values(entity, r) for r in ordered if id(r) in fresh]
         recorded.rows = ordered
         position = {id(r): n for n, r in enumerate(ordered)}
         for i, (_, t, *_rest) in batch:
@@ -226,19 +251,24 @@ class HistoryStore:
         if not rows:
             return 0
         name = self.engine.dialect.name
-        with self._guard(), self.engine.begin() as conn:
-            if name in ("sqlite", "postgresql"):
-                from sqlalchemy.dialects import postgresql, sqlite
 
-                insert = (sqlite if name == "sqlite" else postgresql).insert(readings_table)
-                statement = insert.on_conflict_do_nothing(index_elements=["entity", "t"])
-                return max(conn.execute(statement, rows).rowcount, 0)
-            have = {(e, t) for e, t in conn.execute(
-                sa.select(readings_table.c.entity, readings_table.c.t))}
-            fresh = [r for r in rows if (r["entity"], r["t"]) not in have]
-            if fresh:
-                conn.execute(readings_table.insert(), fresh)
-            return len(fresh)
+        def work() -> int:
+            with self.engine.begin() as conn:
+                if name in ("sqlite", "postgresql"):
+                    from sqlalchemy.dialects import postgresql, sqlite
+
+                    insert = (sqlite if name == "sqlite" else postgresql).insert(readings_table)
+                    statement = insert.on_conflict_do_nothing(index_elements=["entity", "t"])
+                    return max(conn.execute(statement, rows).rowcount, 0)
+                have = {(e, t) for e, t in conn.execute(
+                    sa.select(readings_table.c.entity, readings_table.c.t))}
+                fresh = [r for r in rows if (r["entity"], r["t"]) not in have]
+                if fresh:
+                    conn.execute(readings_table.insert(), fresh)
+                return len(fresh)
+
+        with self._guard():
+            return _retrying(work)
 
     def count(self, entity: str | None = None) -> int:
         query = sa.select(sa.func.count()).select_from(readings_table)
@@ -269,17 +299,95 @@ class _Guard:
         return False
 
 
+def _appended(entity: str, stored: list[Row], batch, inserts: list[dict]) -> Recorded:
+    """Readings all newer than the stored rows, at distinct times: they go after them."""
+    recorded = Recorded(list(stored))
+    pos = stored[-1].pos + 1 if stored else 0
+    for i, (_, t, layout, numbers, texts) in sorted(batch, key=lambda item: item[1][1]):
+        row = Row(t, pos, layout, numbers, texts)
+        pos += 1
+        recorded.at[i], recorded.new[i] = len(recorded.rows), True
+        recorded.rows.append(row)
+        inserts.append(_values(entity, row))
+    return recorded
+
+
+def _values(entity: str, row: Row) -> dict:
+    return {"entity": entity, "t": row.t, "pos": row.pos, "layout": row.layout,
+            "numbers": row.numbers, "texts": row.texts}
+
+
+# The statements every reading runs, written once in SQL with :name parameters and
+# run on the DBAPI cursor: SQLAlchemy's own work per execution (cache keys,
+# parameter processing, result wrapping) cost more than SQLite's.
+NEWEST = ("SELECT t, pos, layout, numbers, texts FROM readings WHERE entity = :e "
+          "ORDER BY t DESC LIMIT :n")
+SINCE = ("SELECT t, pos, layout, numbers, texts FROM readings WHERE entity = :e "
+         "AND t >= :since ORDER BY t DESC")
+EVERY = "SELECT t, pos, layout, numbers, texts FROM readings WHERE entity = :e ORDER BY t DESC"
+INSERT = ("INSERT INTO readings (entity, t, pos, layout, numbers, texts) "
+          "VALUES (:entity, :t, :pos, :layout, :numbers, :texts)")
+_NAME = re.compile(r":(\w+)")
+
+
+@functools.cache
+def _native(sql: str, paramstyle: str) -> str | None:
+    """``sql`` in the driver's parameter style (None: a style not written here)."""
+    if paramstyle == "named":
+        return sql
+    if paramstyle == "pyformat":
+        return _NAME.sub(r"%(\1)s", sql)
+    return None
+
+
+def _run(conn, sql: str, values, many: bool = False) -> list[tuple]:
+    """Run ``sql`` inside ``conn``'s transaction; the rows it returns. Driver errors
+    come out as SQLAlchemy's, like everything else the store runs."""
+    dialect = conn.dialect
+    # sqlite3 takes :name as well as its default qmark style
+    native = _native(sql, "named" if dialect.name == "sqlite" else dialect.paramstyle)
+    if native is None:
+        found = conn.execute(sa.text(sql), values)
+        return [] if many else [tuple(r) for r in found]
+    cursor = conn.connection.cursor()
+    try:
+        if many:
+            cursor.executemany(native, values)
+            return []
+        cursor.execute(native, values)
+        return cursor.fetchall()
+    except dialect.loaded_dbapi.Error as exc:
+        raise sa_exc.DBAPIError.instance(sql, values, exc, dialect.loaded_dbapi.Error,
+                                         dialect=dialect) from exc
+    finally:
+        cursor.close()
+
+
 def _rows(conn, entity: str, limit: int | None = None,
           since: float | None = None) -> list[Row]:
     """The entity's newest ``limit`` rows (or all from time ``since``), oldest first."""
-    t = readings_table.c
-    query = sa.select(t.t, t.pos, t.layout, t.numbers, t.texts).where(t.entity == entity)
     if since is not None:
-        query = query.where(t.t >= since)
-    query = query.order_by(t.t.desc())
-    if limit is not None:
-        query = query.limit(limit)
-    return [Row(*r) for r in reversed(conn.execute(query).all())]
+        found = _run(conn, SINCE, {"e": entity, "since": since})
+    elif limit is not None:
+        found = _run(conn, NEWEST, {"e": entity, "n": limit})
+    else:
+        found = _run(conn, EVERY, {"e": entity})
+    return [Row(t, pos, layout, bytes(numbers), texts)
+            for t, pos, layout, numbers, texts in reversed(found)]
+
+
+def _retrying(work):
+    """``work()``, again while SQLite says the database is locked (another worker
+    is committing), for up to TIMEOUT_S: short sleeps, doubling up to 2 ms."""
+    deadline, pause = time.monotonic() + TIMEOUT_S, 20e-6
+    while True:
+        try:
+            return work()
+        except sa_exc.OperationalError as exc:
+            if "locked" not in str(exc.orig) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 2e-3)
 
 
 def _lock(conn, entity: str) -> None:
