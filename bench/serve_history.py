@@ -133,9 +133,8 @@ def measure(model: Registered, workdir: Path, only: set[str], duration: float, r
             warmup: float) -> dict:
     """Run the scenario on ``model`` (``landings``); its results, as bench/serve.py
     reports them."""
-    from shipyard.serve.background import free_port
-
     from shipyard import spec
+    from shipyard.serve.background import free_port
     from shipyard.workspace import Workspace
 
     for stale in Workspace.of(spec.load(model.project)).root.glob("history.db*"):

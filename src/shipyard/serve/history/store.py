@@ -42,6 +42,9 @@ readings_table = sa.Table(
     sa.Column("layout", sa.Integer, nullable=False),
     sa.Column("numbers", sa.LargeBinary, nullable=False),
     sa.Column("texts", sa.Text),  # JSON list, or NULL when the layout has no text column
+    # SQLite: the rows clustered by (entity, t), so an entity's newest readings are
+    # neighbours on disk and a new reading writes one B-tree, not a table and an index.
+    sqlite_with_rowid=False,
 )
 layouts_table = sa.Table(
     "layouts", metadata,
