@@ -98,7 +98,7 @@ class HistoryStore:
             # 100 ms: two workers writing at once made the tail latency. The store
             # waits itself, in steps of tens of microseconds (see _retrying).
             self.engine = connect(url, wait_s=0)
-            metadata.create_all(self.engine)
+            _retrying(lambda: metadata.create_all(self.engine))  # workers start together
         except (sa_exc.SQLAlchemyError, ShipyardError) as exc:
             raise unavailable(url, exc) from exc
 
@@ -136,9 +136,10 @@ class HistoryStore:
     def layout(self, ident: int) -> Layout:
         found = self._layouts.get(ident)
         if found is None:
-            with self._guard(), self.engine.connect() as conn:
-                text = conn.execute(sa.select(layouts_table.c.columns).where(
-                    layouts_table.c.id == ident)).scalar_one()
+            query = sa.select(layouts_table.c.columns).where(layouts_table.c.id == ident)
+            with self._guard():
+                text = _retrying(lambda: self._read(lambda conn: conn.execute(query)
+                                                    .scalar_one()))
             numbers, texts = orjson.loads(text)
             found = self._layouts[ident] = Layout(tuple(numbers), tuple(texts))
         return found
@@ -277,13 +278,18 @@ class HistoryStore:
         query = sa.select(sa.func.count()).select_from(readings_table)
         if entity is not None:
             query = query.where(readings_table.c.entity == entity)
-        with self._guard(), self.engine.connect() as conn:
-            return int(conn.execute(query).scalar_one())
+        with self._guard():
+            return int(_retrying(lambda: self._read(lambda conn: conn.execute(query)
+                                                    .scalar_one())))
 
     def rows(self, entity: str) -> list[Row]:
         """Every stored row of ``entity``, oldest first."""
-        with self._guard(), self.engine.connect() as conn:
-            return _rows(conn, entity)
+        with self._guard():
+            return _retrying(lambda: self._read(lambda conn: _rows(conn, entity)))
+
+    def _read(self, work):
+        with self.engine.connect() as conn:
+            return work(conn)
 
     def _guard(self):
         return _Guard(self.url)
