@@ -55,19 +55,15 @@ TARGETS = [
 ]
 
 
-def fleet(model: Registered) -> tuple[pd.DataFrame, pd.DataFrame]:
+def fleet(loaded) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(history, next readings): 1,000 engines, each a copy of an FD001 training
     engine that ran more than 200 cycles, renumbered 1..1000; its first 200 cycles,
     and its cycle 201 as the next reading."""
-    from shipyard import registry, spec
-    from shipyard.workspace import Workspace
-
     names = ["unit", "cycle", "os1", "os2", "os3", *(f"s{i}" for i in range(1, 22))]
     readings = pd.read_csv(DATA / "cmapss" / "train_FD001.txt", sep=r"\s+", header=None,
                            names=names)
     long = [u for u, n in readings.groupby("unit").size().items() if n > HISTORY]
-    card = registry.load(Workspace.of(spec.load(model.project)), model.name).card
-    columns = list(card.schema.names)
+    columns = list(loaded.card.schema.names)
     parts = []
     for entity in range(1, ENTITIES + 1):
         engine = readings[readings["unit"] == long[(entity - 1) % len(long)]]
@@ -104,12 +100,8 @@ def backfill(url: str, history: pd.DataFrame) -> float:
     return len(rows) / (time.perf_counter() - started)
 
 
-def expected(model: Registered, history: pd.DataFrame, new: pd.DataFrame) -> np.ndarray:
+def expected(loaded, history: pd.DataFrame, new: pd.DataFrame) -> np.ndarray:
     """The registered pipeline's answer for each engine's next reading."""
-    from shipyard import registry, spec
-    from shipyard.workspace import Workspace
-
-    loaded = registry.load(Workspace.of(spec.load(model.project)), model.name)
     out = []
     for entity in new["unit"]:
         rows = pd.concat([history[history["unit"] == entity], new[new["unit"] == entity]])
@@ -133,14 +125,16 @@ def measure(model: Registered, workdir: Path, only: set[str], duration: float, r
             warmup: float) -> dict:
     """Run the scenario on ``model`` (``landings``); its results, as bench/serve.py
     reports them."""
-    from shipyard import spec
+    from shipyard import registry, spec
     from shipyard.serve.background import free_port
     from shipyard.workspace import Workspace
 
-    for stale in Workspace.of(spec.load(model.project)).root.glob("history.db*"):
+    workspace = Workspace.of(spec.load(model.project))
+    for stale in workspace.root.glob("history.db*"):
         stale.unlink()  # an earlier run's readings: every run starts from the same store
-    history, new = fleet(model)
-    want = expected(model, history, new.iloc[:CHECKED])
+    loaded = registry.load(workspace, model.name)
+    history, new = fleet(loaded)
+    want = expected(loaded, history, new.iloc[:CHECKED])
     servers = {s.key: s for s in make_servers(model, only) if s.key in ("shipyard", "mlflow")}
     readings = workdir / "landings-readings.txt"
     sensors = [c for c in new.columns if c not in ("unit", "cycle")]
@@ -170,7 +164,7 @@ def measure(model: Registered, workdir: Path, only: set[str], duration: float, r
                                          "not the 50 its windows need")
                     got.append(item["prediction"])
                 gap = agree("shipyard", got, want)
-                runs[key] = _load(url, connections_env=lambda base: {
+                runs[key] = _load(url, landings_env=lambda base: {
                     "WRK_READINGS": str(readings), "WRK_ENTITIES": str(ENTITIES),
                     "WRK_THREADS": str(WRK_THREADS), "WRK_TIME_BASE": str(base)},
                     duration=duration, repeats=repeats, warmup=warmup, key=key)
@@ -196,8 +190,8 @@ def measure(model: Registered, workdir: Path, only: set[str], duration: float, r
 
 
 def _load(url: str, *, duration: float, repeats: int, warmup: float, key: str,
-          body: Path | None = None, connections_env=None) -> dict[int, list[dict]]:
-    """wrk runs at each connection count: new readings (``connections_env`` gives the
+          body: Path | None = None, landings_env=None) -> dict[int, list[dict]]:
+    """wrk runs at each connection count: new readings (``landings_env`` gives the
     landings script its settings for a first time) or one fixed ``body``."""
     predict = url if body is not None else f"{url}/predict"
     base = [1_000]
@@ -207,7 +201,7 @@ def _load(url: str, *, duration: float, repeats: int, warmup: float, key: str,
             return run_wrk(predict, body, connections, seconds)
         base[0] += 100_000  # later than every time sent so far
         return run_wrk(predict, None, connections, seconds, script=LANDINGS_LUA,
-                       extra_env=connections_env(base[0]))
+                       extra_env=landings_env(base[0]))
 
     once(16, warmup)
     out: dict[int, list[dict]] = {c: [] for c in CONNECTIONS}

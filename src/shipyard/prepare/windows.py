@@ -113,9 +113,7 @@ def window_stats(values: np.ndarray, first: np.ndarray, at: np.ndarray, windows,
     no value at all gives NaN."""
     trail = Trail(first, at)
     shape = (len(at), values.shape[1])
-    totals = dict.fromkeys(("n", "s1", "s2", "sx", "sxx", "sxy"))
-    for name in totals:
-        totals[name] = np.zeros(shape)
+    totals = {name: np.zeros(shape) for name in ("n", "s1", "s2", "sx", "sxx", "sxy")}
     totals["low"], totals["high"] = np.full(shape, np.inf), np.full(shape, -np.inf)
     ends = sorted(set(windows))
     reach = min(max(ends, default=0), int(trail.depth.max(initial=0)))

@@ -114,22 +114,20 @@ class HistoryStore:
         if found is not None:
             return found
         text = orjson.dumps([list(layout.numbers), list(layout.texts)]).decode()
-        def work():
-            with self.engine.begin() as conn:
+        def work(conn):
+            row = conn.execute(sa.select(layouts_table.c.id).where(
+                layouts_table.c.columns == text)).first()
+            if row is None:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(layouts_table.insert().values(columns=text))
+                except sa_exc.IntegrityError:
+                    pass  # another worker made it first
                 row = conn.execute(sa.select(layouts_table.c.id).where(
                     layouts_table.c.columns == text)).first()
-                if row is None:
-                    try:
-                        with conn.begin_nested():
-                            conn.execute(layouts_table.insert().values(columns=text))
-                    except sa_exc.IntegrityError:
-                        pass  # another worker made it first
-                    row = conn.execute(sa.select(layouts_table.c.id).where(
-                        layouts_table.c.columns == text)).first()
-                return row
+            return row
 
-        with self._guard():
-            row = _retrying(work)
+        row = self._transaction(work)
         self._ids[layout], self._layouts[row[0]] = row[0], layout
         return row[0]
 
@@ -137,9 +135,7 @@ class HistoryStore:
         found = self._layouts.get(ident)
         if found is None:
             query = sa.select(layouts_table.c.columns).where(layouts_table.c.id == ident)
-            with self._guard():
-                text = _retrying(lambda: self._read(lambda conn: conn.execute(query)
-                                                    .scalar_one()))
+            text = self._transaction(lambda conn: conn.execute(query).scalar_one())
             numbers, texts = orjson.loads(text)
             found = self._layouts[ident] = Layout(tuple(numbers), tuple(texts))
         return found
@@ -158,27 +154,25 @@ class HistoryStore:
         for i, reading in enumerate(readings):
             by_entity.setdefault(reading[0], []).append(i)
 
-        def work() -> dict[str, Recorded]:
+        def work(conn) -> dict[str, Recorded]:
             out: dict[str, Recorded] = {}
             inserts: list[dict] = []
-            with self.engine.connect() as conn, conn.execution_options(immediate=True).begin():
-                for entity in sorted(by_entity):
-                    _lock(conn, entity)
-                    out[entity] = self._entity(conn, entity,
-                                               [(i, readings[i]) for i in by_entity[entity]],
-                                               need, retention, inserts)
-                if inserts:
-                    _run(conn, INSERT, inserts, many=True)
-                step = max(16, retention // 4)  # prune now and then, not on every reading
-                for entity, recorded in out.items():
-                    added = sum(recorded.new.values())
-                    newest = recorded.rows[-1].pos if recorded.rows else 0
-                    if added and newest >= retention and newest // step > (newest - added) // step:
-                        self._prune(conn, entity, retention)
+            for entity in sorted(by_entity):
+                _lock(conn, entity)
+                out[entity] = self._entity(conn, entity,
+                                           [(i, readings[i]) for i in by_entity[entity]],
+                                           need, retention, inserts)
+            if inserts:
+                _run(conn, INSERT, inserts, many=True)
+            step = max(16, retention // 4)  # prune now and then, not on every reading
+            for entity, recorded in out.items():
+                added = sum(recorded.new.values())
+                newest = recorded.rows[-1].pos if recorded.rows else 0
+                if added and newest >= retention and newest // step > (newest - added) // step:
+                    self._prune(conn, entity, retention)
             return out
 
-        with self._guard():
-            return _retrying(work)
+        return self._transaction(work, immediate=True)
 
     def _entity(self, conn, entity: str, batch, need: int, retention: int,
                 inserts: list[dict]) -> Recorded:
@@ -256,40 +250,43 @@ class HistoryStore:
             return 0
         name = self.engine.dialect.name
 
-        def work() -> int:
-            with self.engine.begin() as conn:
-                if name in ("sqlite", "postgresql"):
-                    from sqlalchemy.dialects import postgresql, sqlite
+        def work(conn) -> int:
+            if name in ("sqlite", "postgresql"):
+                from sqlalchemy.dialects import postgresql, sqlite
 
-                    insert = (sqlite if name == "sqlite" else postgresql).insert(readings_table)
-                    statement = insert.on_conflict_do_nothing(index_elements=["entity", "t"])
-                    return max(conn.execute(statement, rows).rowcount, 0)
-                have = {(e, t) for e, t in conn.execute(
-                    sa.select(readings_table.c.entity, readings_table.c.t))}
-                fresh = [r for r in rows if (r["entity"], r["t"]) not in have]
-                if fresh:
-                    conn.execute(readings_table.insert(), fresh)
-                return len(fresh)
+                insert = (sqlite if name == "sqlite" else postgresql).insert(readings_table)
+                statement = insert.on_conflict_do_nothing(index_elements=["entity", "t"])
+                return max(conn.execute(statement, rows).rowcount, 0)
+            have = {(e, t) for e, t in conn.execute(
+                sa.select(readings_table.c.entity, readings_table.c.t))}
+            fresh = [r for r in rows if (r["entity"], r["t"]) not in have]
+            if fresh:
+                conn.execute(readings_table.insert(), fresh)
+            return len(fresh)
 
-        with self._guard():
-            return _retrying(work)
+        return self._transaction(work)
 
     def count(self, entity: str | None = None) -> int:
         query = sa.select(sa.func.count()).select_from(readings_table)
         if entity is not None:
             query = query.where(readings_table.c.entity == entity)
-        with self._guard():
-            return int(_retrying(lambda: self._read(lambda conn: conn.execute(query)
-                                                    .scalar_one())))
+        return int(self._transaction(lambda conn: conn.execute(query).scalar_one()))
 
     def rows(self, entity: str) -> list[Row]:
         """Every stored row of ``entity``, oldest first."""
-        with self._guard():
-            return _retrying(lambda: self._read(lambda conn: _rows(conn, entity)))
+        return self._transaction(lambda conn: _rows(conn, entity))
 
-    def _read(self, work):
-        with self.engine.connect() as conn:
-            return work(conn)
+    def _transaction(self, work, immediate: bool = False):
+        """``work(conn)`` in one transaction (``immediate``: holding SQLite's write
+        lock from its start), again while the database is locked; a database
+        failure as :class:`HistoryUnavailable`."""
+        def once():
+            with self.engine.connect() as conn, \
+                    conn.execution_options(immediate=immediate).begin():
+                return work(conn)
+
+        with self._guard():
+            return _retrying(once)
 
     def _guard(self):
         return _Guard(self.url)
