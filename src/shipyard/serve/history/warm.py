@@ -44,15 +44,16 @@ def from_source(project, history: Stateful) -> int:
         else np.zeros((len(frame), 0))
     if history.layout_id is None:
         history.layout_id = history.store.layout_id(layout)
-    rows = []
-    for i in np.flatnonzero(keep):
-        texts = None
-        if layout.texts:
-            texts = orjson.dumps([str(frame[c].iloc[i]) if c in frame.columns else ""
-                                  for c in layout.texts]).decode()
-        rows.append({"entity": keys[i], "t": times[i], "pos": int(pos[i]),
-                     "layout": history.layout_id, "numbers": numbers[i].tobytes(),
-                     "texts": texts})
+    kept = np.flatnonzero(keep)
+    texts = [None] * len(kept)
+    if layout.texts:  # column by column: per-row .iloc lookups cost seconds on a fleet
+        columns = [[None if v is None or v != v else str(v)  # missing stays missing
+                    for v in frame[c].to_numpy(dtype=object)[kept]]
+                   if c in frame.columns else [""] * len(kept) for c in layout.texts]
+        texts = [orjson.dumps(list(row)).decode() for row in zip(*columns, strict=True)]
+    rows = [{"entity": keys[i], "t": times[i], "pos": int(pos[i]),
+             "layout": history.layout_id, "numbers": numbers[i].tobytes(), "texts": text}
+            for i, text in zip(kept, texts, strict=True)]
     added = history.store.fill(rows)
     log.info("history store: %d readings added from the source (%d entities)", added,
              len(set(keys.tolist())))
