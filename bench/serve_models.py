@@ -1,8 +1,8 @@
 """The models bench/serve.py measures, each built the way a user builds it: its
 project file, then `shipyard run`.
 
-- ``demo``: the airline demo's RUL regressor (LightGBM on sensor values, window
-  averages and counters), from the demo's own project file and fleet simulator
+- ``demo``: the airline demo's RUL regressor (LightGBM on the windows that
+  ``prepare.series`` builds from raw readings), from the demo's own project file and fleet simulator
   (`shipyard.demo.init_project`, 200 aircraft, seed 0);
 - ``adult``: examples/adult/shipyard.yaml on UCI Adult (a tuned LightGBM
   classifier, one-hot and target encoding);

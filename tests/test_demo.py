@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from shipyard import registry
-from shipyard.demo import run_demo
+from shipyard import data, registry, spec
+from shipyard.demo import run_demo, traffic
 from shipyard.serve.background import free_port
 
 
@@ -77,12 +77,13 @@ def test_demo_scored_every_engine_on_wing_over_http(demo):
     # after the second act the database holds the new days: the engines scored last
     assert len(result.predictions_after) == on_wing > 100
     assert len(result.predictions) > 100
-    # What came over HTTP is what the first champion says about each engine's latest flight.
+    # What came over HTTP is what the first champion says about each engine's latest
+    # flight, its windows computed by the server from the history it keeps.
     champion = registry.load_version(result.outcome.workspace, "fleet-rul", "1")
-    frame = result.outcome.snapshot.frame()
-    latest = frame[frame["engine_id"].isin(result.predictions["engine_id"])].sort_values(
-        ["engine_id", "flight_date"]).groupby("engine_id").tail(1)
-    expected = champion.pipeline.predict(champion.card.schema.model_frame(latest))
+    frame = result.outcome.snapshot.frame().sort_values(["engine_id", "departure"])
+    frame["expected"] = champion.pipeline.predict(champion.card.schema.model_frame(frame))
+    latest = frame.groupby("engine_id").tail(1).set_index("engine_id")
+    expected = latest.loc[result.predictions["engine_id"], "expected"].to_numpy()
     np.testing.assert_allclose(result.predictions["predicted_rul"], expected, rtol=1e-9)
     assert (result.predictions["inspect"] == (expected < 30)).all()
     flagged = result.predictions["inspect"].sum()
@@ -100,6 +101,18 @@ def test_demo_closes_the_loop(demo):
     later = result.later
     ws = result.outcome.workspace
     assert later.rows_sent > 1000 and later.labelled > 0
+    # Each landing was one raw reading in one request, every one answered.
+    arrived = later.landings
+    assert arrived.readings == later.rows_sent == arrived.answered == len(arrived.items)
+    assert arrived.failed == [] and len(arrived.latency_ms) == arrived.readings
+    assert f"p99 {arrived.p99_ms:.1f} ms" in printed
+    # The server computed each landing's windows from the history it keeps: the answer
+    # is the first champion's on the engine's whole history up to that reading.
+    first = registry.load_version(ws, "fleet-rul", "1")
+    whole = data.to_frame(data.extract(spec.load(result.project_file)))
+    whole["expected"] = first.pipeline.predict(first.card.schema.model_frame(whole))
+    landed = arrived.items.merge(whole, on=["engine_id", "departure"], validate="1:1")
+    np.testing.assert_allclose(landed["prediction"], landed["expected"], rtol=1e-9)
     drift = later.check["drift"]
     assert drift["dataset_drift"] and "engine_variant" in drift["drifted"]
     problems = " ".join(later.check["quality"]["problems"])
@@ -134,9 +147,9 @@ def test_shipyard_serve_answers_with_the_champion(demo):
         _wait(client, server)
         champion = registry.load(result.outcome.workspace, "fleet-rul")  # after the loop
         rows = result.outcome.snapshot.frame().head(25)
-        sent = [*champion.card.schema.names, champion.card.entity]  # the entity is required
-        payload = [{c: (None if v != v else v) for c, v in r.items()}
-                   for r in rows[sent].to_dict("records")]
+        sent = traffic.sent_columns(champion.card)  # the entity is required
+        payload = [{c: (None if v != v else v.isoformat() if c == "departure" else v)
+                    for c, v in r.items()} for r in rows[sent].to_dict("records")]
         answer = client.post("/predict", json=payload)
         assert answer.status_code == 200, answer.text
         body = answer.json()
@@ -154,6 +167,9 @@ def test_shipyard_serve_answers_with_the_champion(demo):
         serving = client.get("/model").json()["serving"]
         assert serving["path"] == "onnx", serving
         runs = {s["step"]: s["runs"] for s in serving["steps"]}
+        # The windows come from each engine's history, in Python with the fitted step's
+        # own code; every step after them runs compiled.
+        assert runs.pop("series") == "python", runs
         assert runs["model"] == "compiled" and set(runs.values()) == {"compiled"}
     finally:
         client.close()

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from shipyard import data, spec
 from shipyard.data import fleet, fleet_sql
 from shipyard.errors import SourceError
+from shipyard.prepare.series import SeriesFeatures
 from tests.pg import PASSWORD, USER
 
 SMALL = {"aircraft": 12, "seed": 7, "days": 60}
@@ -126,33 +127,33 @@ def test_the_project_query_gives_the_same_rows_on_duckdb_and_postgresql(parts, e
     assert len(on_duckdb) == len(whole["engine_readings"])
     assert list(on_postgres.columns) == list(on_duckdb.columns)
     assert on_postgres.dtypes.to_dict() == on_duckdb.dtypes.to_dict()
-    assert on_duckdb["vibration_ips_trimmed10"].dtype == np.float64
+    assert on_duckdb["vibration_ips"].dtype == np.float64
+    assert on_duckdb["cycles_since_new"].dtype == on_duckdb["flight_level"].dtype == np.int32
     pd.testing.assert_frame_equal(on_postgres, on_duckdb, check_exact=False, rtol=1e-9,
                                   atol=1e-9)
     assert on_duckdb["rul"].notna().sum() > 1000
 
 
-def test_vibration_is_the_mean_of_the_last_ten_without_their_extremes(parts, tmp_path):
+def test_the_project_smooths_turbulence_spikes_itself_not_in_sql(parts, tmp_path):
     history, _ = parts
     fleet.write_duckdb(history, tmp_path / "data" / "fleet.duckdb")
     rows = _rows(tmp_path, "duckdb:///data/fleet.duckdb")
-
-    def trimmed(window: np.ndarray) -> float:
-        seen = window[~np.isnan(window)]
-        if len(seen) < 3:
-            return seen.mean() if len(seen) else np.nan
-        return (seen.sum() - seen.max() - seen.min()) / (len(seen) - 2)
-
-    expected = rows.groupby("engine_id")["vibration_ips"].transform(
-        lambda s: s.rolling(10, min_periods=1).apply(trimmed, raw=True))
-    np.testing.assert_allclose(rows["vibration_ips_trimmed10"], expected, rtol=1e-9)
-    # A turbulence spike moves the plain average of its window far more than the trimmed one.
-    spikes = rows["vibration_ips"] > rows["vibration_ips_trimmed10"] + 0.7
-    plain = rows.groupby("engine_id")["vibration_ips"].transform(
-        lambda s: s.rolling(10, min_periods=1).mean())
+    project = spec.load(resources.files("shipyard.data") / "fleet.yaml")
+    # Raw readings only: no window over an engine's history is written in the SQL.
+    assert " over" not in project.source.query.lower()
+    settings = project.prepare.series
+    assert settings.smooth.method == "median" and settings.smooth.columns == ["vibration_ips"]
+    smoother = SeriesFeatures("engine_id", "departure", columns=["vibration_ips"],
+                              smooth={"method": "median", "window": settings.smooth.window},
+                              windows=(10,), stats=("mean",), elapsed=False)
+    smooth = smoother.fit_transform(rows)["vibration_ips_smooth"]
+    raw = smoother.transform(rows)["vibration_ips"]
+    # A turbulence spike stands far above the engine's smoothed vibration, which
+    # it barely moves: the median of five flights ignores one wild one.
+    spikes = raw > smooth + 3 * raw.std()
     assert spikes.sum() > 10
-    lift = (plain - rows["vibration_ips_trimmed10"])[spikes]
-    assert lift.median() > 0.05
+    before = smooth.groupby(rows["engine_id"]).shift(1)
+    assert ((smooth - before)[spikes].abs().median()) < 0.1 * (raw - before)[spikes].median()
 
 
 @pytest.mark.parametrize(("url", "message", "hint"), [

@@ -172,7 +172,7 @@ def ui(project: ProjectArg = DEFAULT_PROJECT,
 @app.command()
 @_guarded
 def init(folder: Annotated[Path, typer.Argument(help="Where to write the project.")] = Path("."),
-         aircraft: Annotated[int, typer.Option(help="Fleet size to simulate.")] = 200,
+         aircraft: Annotated[int, typer.Option(help="Fleet size to simulate.")] = 500,
          seed: Annotated[int, typer.Option(help="Simulation seed.")] = 0,
          force: Annotated[bool, typer.Option(help="Overwrite an existing project file.")] = False
          ) -> None:
@@ -187,7 +187,7 @@ def init(folder: Annotated[Path, typer.Argument(help="Where to write the project
 @_guarded
 def demo(folder: Annotated[Path, typer.Option("--dir", help="Where the demo works.")] =
          Path("shipyard-demo"),
-         aircraft: Annotated[int, typer.Option(help="Fleet size to simulate.")] = 200,
+         aircraft: Annotated[int, typer.Option(help="Fleet size to simulate.")] = 500,
          seed: Annotated[int, typer.Option(help="Simulation seed.")] = 0,
          port: Annotated[int | None, typer.Option(help="API port (default: the project's, "
                                                        "or a free one).")] = None,

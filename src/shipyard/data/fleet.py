@@ -43,7 +43,8 @@ TYPES: dict[str, dict[str, str]] = {
                 "block_hours": "DOUBLE"},
     "engine_readings": {"flight_id": "BIGINT", "engine_id": "BIGINT",
                         **{c: "DOUBLE" for c in ["altitude_ft", "mach", "throttle_pct",
-                                                 "ambient_temp_c", *physics.SENSORS]}},
+                                                 "ambient_temp_c", *physics.SENSORS]},
+                        "cycles_since_new": "INTEGER"},
     "removals": {"engine_id": "BIGINT", "flight_id": "BIGINT", "removed_on": "DATE",
                  "cycles_since_new": "INTEGER", "reason": "VARCHAR"},
 }

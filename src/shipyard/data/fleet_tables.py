@@ -171,7 +171,10 @@ def readings(rng: np.random.Generator, trips: pd.DataFrame, eng: dict) -> pd.Dat
     shift = physics.shifts(eng["variant"])
     spikes = physics.turbulence(rng, len(trips))
     values = physics.sensors(rng, cond, worn, eng["offset"][engine], shift[engine], row, spikes)
+    # The engine's own cycle counter, as its monitoring unit reports it with each reading.
+    counter = (eng["installed"][engine] + nth + 1).astype(np.int32)
     frame = pd.DataFrame({"flight_id": trips["flight_id"].to_numpy()[row],
-                          "engine_id": eng["engine_id"][engine], **cond, **values})
+                          "engine_id": eng["engine_id"][engine], **cond, **values,
+                          "cycles_since_new": counter})
     order = np.lexsort((eng["slot"][engine] % 2, row))
     return frame.take(order).reset_index(drop=True)

@@ -50,7 +50,7 @@ class DemoResult:
     served_paths: dict[str, str] = field(default_factory=dict)
 
 
-def init_project(folder: Path, *, aircraft: int = 200, seed: int = 0, force: bool = False,
+def init_project(folder: Path, *, aircraft: int = 500, seed: int = 0, force: bool = False,
                  progress: Report | None = None, database: str | None = None) -> Path:
     """Write the demo's project file and simulate its fleet data beside it, or into
     the PostgreSQL database at ``database``: its fleet tables are replaced, and so is
@@ -116,7 +116,7 @@ def _connect(database: str):
                           hint=exc.hint) from exc
 
 
-def run_demo(folder: Path, *, aircraft: int = 200, seed: int = 0, port: int | None = None,
+def run_demo(folder: Path, *, aircraft: int = 500, seed: int = 0, port: int | None = None,
              keep_serving: bool = False, close_loop: bool = True, console: Console | None = None,
              progress_console: Console | None = None, database: str | None = None
              ) -> DemoResult:
@@ -167,7 +167,7 @@ def run_demo(folder: Path, *, aircraft: int = 200, seed: int = 0, port: int | No
 def _inspections(project, frame: pd.DataFrame, url: str, card) -> pd.DataFrame:
     """The served RUL of every engine on wing, over HTTP, and whether to inspect it."""
     rows = traffic.engines_on_wing(project, frame)
-    items = traffic.predict(url, rows, [*card.schema.names, project.entity])
+    items = traffic.predict(url, rows, traffic.sent_columns(card))
     predictions = pd.DataFrame({"engine_id": rows[project.entity].to_numpy(),
                                 "predicted_rul": [p["prediction"] for p in items]})
     predictions["inspect"] = predictions["predicted_rul"] < INSPECT_BELOW

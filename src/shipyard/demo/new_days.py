@@ -18,7 +18,7 @@ import pandas as pd
 from shipyard import loop, monitor, registry
 from shipyard.data import fleet, fleet_sql
 from shipyard.data.sources import duckdb_path
-from shipyard.demo import traffic
+from shipyard.demo import landings, traffic
 from shipyard.monitor.store import LogStore
 from shipyard.monitor.summary import write_report
 from shipyard.progress import Report
@@ -38,6 +38,7 @@ class Fortnight:
     served_before: str
     served_after: str
     report: Path
+    landings: landings.Landings
 
 
 def fortnight(project: Project, workspace: Workspace, url: str, state, *, aircraft: int,
@@ -51,12 +52,10 @@ def fortnight(project: Project, workspace: Workspace, url: str, state, *, aircra
     rows = traffic.rows_since(project, since)
     progress("Flying two more weeks", 1, 1)
     before = state.engine.card.version
-    columns = [*state.engine.card.schema.names, project.entity]
-    total = len(rows)
-    for start in range(0, total, traffic.BATCH * 10):
-        traffic.predict(url, rows.iloc[start:start + traffic.BATCH * 10], columns)
-        progress("Scoring the new flights over HTTP", min(start + traffic.BATCH * 10, total),
-                 total)
+    planes = traffic.directory(project).set_index("engine_id")["aircraft_id"]
+    arrived = landings.land(url, rows, traffic.sent_columns(state.engine.card),
+                            entity=project.entity, time_column=project.time,
+                            aircraft=rows[project.entity].map(planes), progress=progress)
     if state.log is not None:
         state.log.flush(timeout=30)  # every answered row is in the log before it is judged
     progress("Monitoring", 0, 1)
@@ -73,9 +72,8 @@ def fortnight(project: Project, workspace: Workspace, url: str, state, *, aircra
         report = write_report(project, workspace, store, champion)
     finally:
         store.close()
-    return Fortnight(total, labelled, checked, decision, before, state.engine.card.version,
-                     report)
-
+    return Fortnight(arrived.readings, labelled, checked, decision, before,
+                     state.engine.card.version, report, arrived)
 
 
 def _append(project: Project, tables: dict[str, pd.DataFrame]) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from shipyard.demo import landings
 from shipyard.monitor.summary import table as pass_table
 
 
@@ -31,9 +32,16 @@ def second(console: Console, result, inspect_below: int) -> None:
     later = result.later
     console.print(f"\n[bold]Two weeks later[/]: a regional carrier's A220s joined the fleet "
                   f"with PW1500G engines, a type the champion never saw. "
-                  f"{later.rows_sent:,} new flights were scored over HTTP; "
                   f"{later.labelled:,} predictions got their ground truth from engine "
                   "removals.", soft_wrap=True)
+    arrived = later.landings
+    console.print(
+        f"  Landings      {arrived.readings:,} raw readings, one request per engine per "
+        f"landing from {landings.CLIENTS} clients: {arrived.answered:,} answered, "
+        f"{len(arrived.failed)} failed; latency p50 {arrived.p50_ms:.1f} ms, "
+        f"p99 {arrived.p99_ms:.1f} ms", soft_wrap=True)
+    for problem in arrived.failed[:5]:
+        console.print(f"    [red]{problem}[/]", soft_wrap=True)
     console.print(pass_table(later.check))
     decision = later.decision
     console.print(_decision(decision))

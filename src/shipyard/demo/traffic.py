@@ -27,6 +27,19 @@ def engines_on_wing(project: Project, frame: pd.DataFrame) -> pd.DataFrame:
     return latest.reset_index(drop=True)
 
 
+def sent_columns(card) -> list[str]:
+    """What a client sends for each row: the model's inputs and the entity, once each."""
+    return list(dict.fromkeys([*card.schema.names, *([card.entity] if card.entity else [])]))
+
+
+def directory(project: Project) -> pd.DataFrame:
+    """Every engine with its aircraft: engine_id, aircraft_id, tail_number, position."""
+    query = project.source.model_copy(update={"query": (
+        "SELECT e.engine_id, e.aircraft_id, a.tail_number, e.position FROM engines AS e "
+        "JOIN aircraft AS a ON a.aircraft_id = e.aircraft_id ORDER BY e.engine_id")})
+    return data.to_frame(read(query, project.root))
+
+
 def rows_since(project: Project, since) -> pd.DataFrame:
     """The project query's rows (the same SQL, on the database as it is now) whose
     time is at or after ``since``, in time order."""
