@@ -14,11 +14,14 @@ import duckdb
 import httpx
 import numpy as np
 import pytest
+from playwright.sync_api import sync_playwright
 from rich.console import Console
 
 from shipyard import data, registry, spec
-from shipyard.demo import run_demo, traffic
-from shipyard.serve.background import free_port
+from shipyard.demo import crew, run_demo, traffic
+from shipyard.serve.alerts import AlertStore
+from shipyard.serve.background import BackgroundServer, free_port
+from tests.serve.test_dashboard import CHROMIUM
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +136,44 @@ def test_demo_closes_the_loop(demo):
     champion = registry.load(ws, "fleet-rul")
     assert champion.card.version == "2"
     assert len(result.predictions_after) > 0
+
+
+def test_demo_alerts_reach_the_ground_crew_with_explanations(demo):
+    """Shipyard's alert rule posts each engine predicted under 30 flights to the
+    ground crew's console, with the sensors behind that prediction; the crew
+    acknowledges the most urgent; the console's page shows the rest."""
+    result, printed = demo
+    summary = result.crew
+    with AlertStore(result.outcome.workspace.root / "alerts.db") as store:
+        raised = store.list(limit=100_000)
+    assert len(raised) == summary.received > 10
+    assert {a["delivery"]["state"] for a in raised} == {"delivered"}
+    # once per engine (repeat_after: 1d), each for a prediction under 30 flights
+    assert len({a["entity"] for a in raised}) == len(raised) == len(summary.cases)
+    inputs = set(registry.load(result.outcome.workspace, "fleet-rul").card.schema.names)
+    for case in summary.cases:
+        assert case["prediction"] < 30 and case["alerts"] == 1
+        assert case["tail_number"].startswith("N") and case["position"] in (1, 2)
+        top = case["explanation"]["top"]
+        assert len(top) == 3 and {t["column"] for t in top} <= inputs
+    assert len(summary.acknowledged) == 10
+    urgent = sorted(summary.cases, key=lambda c: c["prediction"])[:10]
+    assert sorted(summary.acknowledged) == sorted(c["id"] for c in urgent)
+    assert f"{summary.received:,} alerts delivered to the console" in printed
+    assert "10 acknowledged by line maintenance" in printed
+
+    cases = crew.Cases(summary.store, lambda engine: None)
+    try:
+        with BackgroundServer(crew.app(cases)) as server, sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM)
+            page = browser.new_page()
+            page.goto(server.url)
+            shown = [int(page.locator("tr.case").nth(i).get_attribute("data-case"))
+                     for i in range(page.locator("tr.case").count())]
+            browser.close()
+    finally:
+        cases.close()
+    assert shown == [c["id"] for c in summary.open] and len(shown) == len(raised) - 10
 
 
 def test_shipyard_serve_answers_with_the_champion(demo):

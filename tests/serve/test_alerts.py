@@ -412,3 +412,29 @@ def test_open_predict_opens_the_list_but_not_acknowledging(alerts_api):
     answer = client.post("/alerts/1/ack", headers=auth(ADMIN))
     assert answer.status_code == 403
     assert answer.json()["error"] == "admin routes are disabled: no admin key configured"
+
+
+def test_repeat_after_raises_an_entity_once_across_batches_and_sinks(tmp_path: Path):
+    rules = Rules.compile([alert("low_rul", "prediction < 30", repeat_after="1h"),
+                           alert("any", "prediction < 1000")], REGRESSION)
+    with AlertStore(tmp_path / "a.db") as store:
+        first = AlertSink(rules, store, REGRESSION)
+        # engine 7 twice in one batch, then again in the next: one low_rul alert
+        first.submit([row(7), row(7), row(8)], [{"prediction": 12.0}, {"prediction": 11.0},
+                                                {"prediction": 90.0}])
+        first.submit([row(7), row(9)], [{"prediction": 10.0}, {"prediction": 5.0}])
+        assert first.drain(timeout=10)
+        # another worker's sink shares the store, so it stays quiet about engine 7 too
+        second = AlertSink(rules, store, REGRESSION)
+        second.submit([row(7), row(9), row(10)], [{"prediction": 9.0}] * 3)
+        assert second.drain(timeout=10)
+        first.close()
+        second.close()
+        raised = [(a["alert"], a["entity"]) for a in reversed(store.list())]
+    assert [e for a, e in raised if a == "low_rul"] == [7, 9, 10]
+    assert [e for a, e in raised if a == "any"] == [7, 7, 8, 7, 9, 7, 9, 10]  # no repeat_after
+
+
+def test_repeat_after_is_a_duration():
+    with pytest.raises(ValueError, match="repeat_after"):
+        alert("a", "prediction < 3", repeat_after="soon")

@@ -13,6 +13,7 @@ the server switches to it.
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from rich.console import Console
 
 from shipyard import gates, registry, spec
 from shipyard.data import fleet, fleet_sql
-from shipyard.demo import show, traffic
+from shipyard.demo import crew, show, traffic
 from shipyard.demo.new_days import Fortnight, fortnight
 from shipyard.demo.show import command
 from shipyard.demo.traffic import DATA_FILE
@@ -35,6 +36,7 @@ from shipyard.progress import Bars, Report
 from shipyard.serve.background import BackgroundServer, free_port
 
 INSPECT_BELOW = 30  # flights of predicted remaining life that call for an inspection
+CREW_INSPECTS = 10  # open cases the demo's ground crew acknowledges, most urgent first
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class DemoResult:
     predictions_after: pd.DataFrame | None = None  # the same, by the champion after them
     # How the server scored each version it served: "onnx" (the fast path) or "python"
     served_paths: dict[str, str] = field(default_factory=dict)
+    crew: crew.Summary | None = None  # what the ground crew's console received
 
 
 def init_project(folder: Path, *, aircraft: int = 500, seed: int = 0, force: bool = False,
@@ -120,8 +123,6 @@ def run_demo(folder: Path, *, aircraft: int = 500, seed: int = 0, port: int | No
              keep_serving: bool = False, close_loop: bool = True, console: Console | None = None,
              progress_console: Console | None = None, database: str | None = None
              ) -> DemoResult:
-    from shipyard.serve.worker import app_for
-
     console = console or Console()
     started = time.perf_counter()
     with Bars(progress_console or console) as bars:
@@ -129,6 +130,18 @@ def run_demo(folder: Path, *, aircraft: int = 500, seed: int = 0, port: int | No
                             database=database)
         project = spec.load(path)
         outcome = run_project(project, bars)
+    with crew.console_for(project, outcome.workspace) as ground:
+        return _serve(project, path, outcome, ground, port=port, keep_serving=keep_serving,
+                      close_loop=close_loop, console=console,
+                      progress_console=progress_console, started=started, aircraft=aircraft,
+                      seed=seed)
+
+
+def _serve(project, path: Path, outcome: RunOutcome, ground, *, port, keep_serving,
+           close_loop, console, progress_console, started, aircraft, seed) -> DemoResult:
+    from shipyard.serve.worker import app_for
+
+    project = spec.load(path, environ={**os.environ, crew.ENV: ground.url})
     if not outcome.passed:
         raise GateFailed("The demo's model failed a gate and was not registered",
                          details=[f"{g.key}: {g.details}" for g in gates.failures(outcome.gates)],
@@ -139,8 +152,10 @@ def run_demo(folder: Path, *, aircraft: int = 500, seed: int = 0, port: int | No
     app = app_for(project, model)  # follows the champion alias, logs every prediction
     with BackgroundServer(app, host, port) as server:
         predictions = _inspections(project, outcome.snapshot.frame(), server.url, model.card)
+        app.state.alerts.drain()
         result = DemoResult(path, outcome, server.url, predictions,
-                            time.perf_counter() - started, served_paths=_paths(app.state))
+                            time.perf_counter() - started, served_paths=_paths(app.state),
+                            crew=ground.summary())
         show.first(console, result, INSPECT_BELOW)
         if close_loop:
             with Bars(progress_console or console) as bars:
@@ -148,9 +163,11 @@ def run_demo(folder: Path, *, aircraft: int = 500, seed: int = 0, port: int | No
                                   aircraft=aircraft, seed=seed, progress=bars)
             latest = traffic.rows_since(project, pd.Timestamp.min)
             after = _inspections(project, latest, server.url, app.state.engine.card)
+            app.state.alerts.drain()
+            ground.inspect_most_urgent(CREW_INSPECTS)
             result = DemoResult(path, outcome, server.url, predictions,
                                 time.perf_counter() - started, later, after,
-                                served_paths=_paths(app.state))
+                                served_paths=_paths(app.state), crew=ground.summary())
             show.second(console, result, INSPECT_BELOW)
         show.where(console, result)
         if keep_serving:

@@ -24,8 +24,8 @@ def first(console: Console, result, inspect_below: int) -> None:
         f"RMSE {ev.metrics['rmse']:.1f}, MAE {ev.metrics['mae']:.1f}, R² {ev.metrics['r2']:.3f} "
         f"(constant predictor RMSE {ev.baseline_metrics['rmse']:.1f})\n"
         f"  Served        {_path(result, outcome.version)}\n"
-        f"  Flagged       {flagged} of {len(result.predictions)} engines on wing",
-        soft_wrap=True)
+        f"  Flagged       {flagged} of {len(result.predictions)} engines on wing\n"
+        f"{_crew(result.crew)}", soft_wrap=True)
 
 
 def second(console: Console, result, inspect_below: int) -> None:
@@ -52,7 +52,23 @@ def second(console: Console, result, inspect_below: int) -> None:
         f"  Served        version {later.served_before} -> version {later.served_after} "
         f"(switched without a restart; {_path(result, later.served_after)})\n"
         f"  Flagged now   {flagged} of {len(after)} engines on wing "
-        f"(predicted RUL under {inspect_below} flights)", soft_wrap=True)
+        f"(predicted RUL under {inspect_below} flights)\n{_crew(result.crew)}",
+        soft_wrap=True)
+
+
+def _crew(summary) -> str:
+    """What reached the ground crew: the alert deliveries, the engines and aircraft
+    they name, and the cases acknowledged."""
+    if summary is None:
+        return ""
+    planes = {c["tail_number"] for c in summary.open}
+    explained = sum(1 for c in summary.cases if c["explanation"])
+    line = (f"  Ground crew   {summary.received:,} alerts delivered to the console: "
+            f"{len(summary.open)} engines on {len(planes)} aircraft to inspect, "
+            f"{explained} of {len(summary.cases)} with the sensors behind the prediction")
+    if summary.acknowledged:
+        line += f"; {len(summary.acknowledged)} acknowledged by line maintenance"
+    return line
 
 
 def _decision(decision: dict) -> Table:
@@ -98,6 +114,8 @@ def where(console: Console, result) -> None:
               f"  API           {result.url}  (POST /predict, POST /feedback, GET /health, "
               "GET /openapi.json)",
               f"  Dashboard     {result.url}/dashboard"]
+    if result.crew is not None:
+        lines.append(f"  Ground crew   {result.crew.url}  (engines to inspect, by aircraft)")
     console.print("\n".join(lines), soft_wrap=True)
 
 

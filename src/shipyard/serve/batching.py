@@ -181,7 +181,9 @@ def _split(scores: Scores, sizes: list[int]) -> list[Scores]:
         part = slice(start, start + n)
         out.append(Scores(values=None if scores.values is None else scores.values[part],
                           proba=None if scores.proba is None else scores.proba[part],
-                          extra=None if scores.extra is None else scores.extra[part]))
+                          extra=None if scores.extra is None else scores.extra[part],
+                          features=None if scores.features is None else
+                          {k: v[part] for k, v in scores.features.items()}))
         start += n
     return out
 

@@ -56,7 +56,7 @@ class HotPath:
         state = self.state
         engine = state.engine  # this request finishes on this version, whatever happens
         headers = _JSON_HEADERS
-        rows = items = base = None
+        rows = items = base = scores = None
         try:
             base = _check_headers(state, scope["headers"])
             body = await read_body(receive, state.settings.max_body_bytes, scope["headers"])
@@ -112,7 +112,7 @@ class HotPath:
                 state.log.submit(base, time.time() - elapsed, engine.card.version, rows, items,
                                  elapsed, engine.card.private)
             if state.alerts is not None:
-                state.alerts.submit(rows, items)
+                state.alerts.submit(rows, items, engine.model, scores.features)
 
 
 def _decode(state, engine, route: str, body: bytes):

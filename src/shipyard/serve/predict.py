@@ -33,6 +33,9 @@ class Scores:
     values: np.ndarray | None = None
     proba: np.ndarray | None = None
     extra: list[dict] | None = None  # per row, merged into its answer (stateful serving)
+    # The series step's output for these rows, when stateful serving computed it:
+    # what an explanation of the prediction starts from.
+    features: dict[str, np.ndarray] | None = None
 
 
 def to_frame(batch: Batch) -> pd.DataFrame:

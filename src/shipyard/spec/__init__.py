@@ -5,6 +5,7 @@ expected and what was found."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -51,8 +52,9 @@ __all__ = ["Batching", "Compute", "DataGate", "Encode", "Evaluate", "FairnessGat
            "Smooth", "Source", "Split", "Threshold", "Tracking", "Tuning", "load", "parse"]
 
 
-def load(path: str | Path) -> Project:
-    """Read and validate the project file at ``path``."""
+def load(path: str | Path, environ: Mapping[str, str] | None = None) -> Project:
+    """Read and validate the project file at ``path``; ``${NAME}`` values come from
+    ``environ`` (default: the process environment)."""
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -65,11 +67,11 @@ def load(path: str | Path) -> Project:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SpecError(f"{path} is not UTF-8 text (byte {exc.start})") from exc
-    return parse(text, name=str(path), file=path.resolve())
+    return parse(text, name=str(path), file=path.resolve(), environ=environ)
 
 
 def parse(text: str, name: str = "shipyard.yaml", file: Path | None = None,
-          sources: bool = True) -> Project:
+          sources: bool = True, environ: Mapping[str, str] | None = None) -> Project:
     """Validate project-file ``text``; ``name`` is what error messages call it and
     ``file`` is where relative paths start (the current folder when None). With
     ``sources=False``, the source's files need not exist."""
@@ -82,7 +84,7 @@ def parse(text: str, name: str = "shipyard.yaml", file: Path | None = None,
         raise SpecError(f"{name}: expected a mapping of keys (name, source, target, ...), "
                         f"got {messages.show(data)}")
     problems = [(p.line, p.message) for p in dups]
-    data, unset = env.expand(data)
+    data, unset = env.expand(data, environ)
     problems += [(yamlpos.line_of(lines, path), f"{yamlpos.dotted(path)}: {msg}")
                  for path, msg in unset]
     project = None

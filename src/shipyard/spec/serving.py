@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 
 from shipyard.spec.base import Strict
+from shipyard.spec.monitoring import Duration
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 
@@ -53,14 +54,18 @@ class Auth(Strict):
 
 class Alert(Strict):
     """Record, and optionally POST to ``webhook``, every prediction whose row
-    meets ``when``. A failed delivery is retried ``retries`` times, the first
-    after ``backoff_s`` seconds, each next one after twice as long."""
+    meets ``when`` (with ``repeat_after``, once per entity in that time). A failed
+    delivery is retried ``retries`` times, the first after ``backoff_s`` seconds,
+    each next one after twice as long."""
 
     name: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$", max_length=100)]
     when: str
     webhook: str | None = None
     retries: Annotated[int, Field(ge=0, le=20)] = 5
     backoff_s: Annotated[float, Field(gt=0, le=60)] = 0.5
+    # An entity that raised this alert is not raised again for this long (every
+    # worker sees the same alert store): a failing engine lands several times a day.
+    repeat_after: Duration | None = None
 
     @field_validator("when")
     @classmethod

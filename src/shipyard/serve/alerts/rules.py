@@ -10,6 +10,7 @@ from typing import Any
 from shipyard.card import ModelCard
 from shipyard.errors import ShipyardError, did_you_mean
 from shipyard.metrics import ANOMALY, BINARY, CLASSIFICATION
+from shipyard.spec.monitoring import seconds
 from shipyard.spec.serving import Alert, Comparison
 
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
@@ -36,6 +37,7 @@ class Rule:
     webhook: str | None = field(default=None, repr=False)  # may hold a token
     retries: int = 5
     backoff_s: float = 0.5
+    repeat_after_s: float | None = None
 
     def matches(self, row: dict, item: dict) -> bool:
         return any(all(test(row, item) for test in group) for group in self.any_of)
@@ -67,8 +69,9 @@ class Rules:
                     else:
                         tests.append(_test(comp))
                 groups.append(tuple(tests))
+            quiet = seconds(alert.repeat_after) if alert.repeat_after else None
             rules.append(Rule(alert.name, alert.when, tuple(groups), alert.webhook,
-                              alert.retries, alert.backoff_s))
+                              alert.retries, alert.backoff_s, quiet))
         if problems:
             raise AlertConfigError(
                 f"the alerts in serve.alerts do not fit model '{card.name}'"

@@ -15,13 +15,17 @@ import urllib.request
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from http.client import HTTPException
 from urllib.parse import urlsplit
+
+import pandas as pd
 
 from shipyard.card import ModelCard
 from shipyard.serve import responses
 from shipyard.serve.alerts.rules import Rule, Rules
 from shipyard.serve.alerts.store import AlertStore, Record, to_json, utc_now
+from shipyard.serve.explain import explainer_for
 
 log = logging.getLogger("shipyard.serve.alerts")
 
@@ -61,12 +65,17 @@ class AlertSink:
         self._deadline = math.inf
         self._pending: list[tuple[float, int, _Delivery]] = []  # a heap by due time
         self._order = itertools.count()
+        self._explainers: dict = {}
+        self._scheduled = 0  # webhook deliveries begun; each ends delivered or failed
         self._thread = threading.Thread(target=self._run, name="shipyard-alerts", daemon=True)
         self._thread.start()
 
-    def submit(self, rows: list[dict], items: list[dict]) -> None:
+    def submit(self, rows: list[dict], items: list[dict], model=None,
+               features: dict | None = None) -> None:
         """Hand over a scored batch; returns at once and never raises. The lists
-        are kept, not copied: the caller must not change them afterwards."""
+        are kept, not copied: the caller must not change them afterwards. With the
+        ``model`` that scored it (and the series ``features`` stateful serving
+        computed), each alert carries the explanation of its prediction."""
         if not self.rules.rules:
             return
         # The lock keeps a batch from slipping in behind close()'s stop marker.
@@ -74,11 +83,22 @@ class AlertSink:
             try:
                 if self._closed:
                     raise queue.Full
-                self._queue.put_nowait((rows, items))
+                self._queue.put_nowait((rows, items, model, features))
             except queue.Full:
                 self.dropped += 1
             else:
                 self.submitted += 1
+
+    def drain(self, timeout: float = 30.0) -> bool:
+        """Wait until every submitted batch is recorded and every webhook call made
+        (delivered, or failed after its retries); False if ``timeout`` ran out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self._queue.unfinished_tasks and \
+                    self.delivered + self.failed >= self._scheduled:
+                return True
+            time.sleep(0.02)
+        return False
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop taking batches, record those queued, and keep delivering until
@@ -111,6 +131,8 @@ class AlertSink:
                 stopping = True
             elif batch is not None:
                 self._guard(self._record, *batch)
+            if batch is not None:
+                self._queue.task_done()
             self._guard(self._deliver_due)
         self._guard(self._abandon)
 
@@ -121,15 +143,17 @@ class AlertSink:
             self.errors += 1
             log.exception("alert processing failed")
 
-    def _record(self, rows: list[dict], items: list[dict]) -> None:
-        hits = self.rules.match(rows, items)
+    def _record(self, rows: list[dict], items: list[dict], model=None,
+                features: dict | None = None) -> None:
+        hits = self._repeats_dropped(self.rules.match(rows, items), rows, model)
         if not hits:
             return
-        card, now = self.card, utc_now()
+        card, now = (model.card if model is not None else self.card), utc_now()
+        said = self._explained(model, rows, items, features, sorted({i for i, _ in hits}))
         rules = [self.rules.by_name[name] for _, name in hits]
         records = [Record(alert=name, time=now, model=card.name, version=card.version,
                           entity=rows[i].get(card.entity) if card.entity else None,
-                          prediction=items[i], input=rows[i],
+                          prediction=said.get(i, items[i]), input=rows[i],
                           delivery="pending" if rule.webhook else None)
                    for (i, name), rule in zip(hits, rules, strict=True)]
         ids = self.store.add(records)
@@ -137,7 +161,53 @@ class AlertSink:
         for alert_id, record, rule in zip(ids, records, rules, strict=True):
             if rule.webhook:
                 body = to_json(_payload(alert_id, record)).encode()
+                self._scheduled += 1
                 self._schedule(time.monotonic(), _Delivery(alert_id, rule, body))
+
+    def _repeats_dropped(self, hits: list[tuple[int, str]], rows: list[dict],
+                         model) -> list[tuple[int, str]]:
+        """``hits`` without the entities that raised the same alert within its
+        ``repeat_after`` (in the store, or earlier in this batch)."""
+        entity = (model.card if model is not None else self.card).entity
+        quiet = {name for _, name in hits if self.rules.by_name[name].repeat_after_s}
+        if not quiet or not entity:
+            return hits
+        now = datetime.now(UTC)
+        recent = {name: self.store.raised_since(
+            name, list({rows[i].get(entity) for i, n in hits if n == name}),
+            (now - timedelta(seconds=self.rules.by_name[name].repeat_after_s)).isoformat(
+                timespec="milliseconds")) for name in quiet}
+        kept = []
+        for i, name in hits:
+            if name in quiet:
+                key = _key(rows[i].get(entity))
+                if key in recent[name]:
+                    continue
+                recent[name].add(key)
+            kept.append((i, name))
+        return kept
+
+    def _explained(self, model, rows, items, features, hit: list[int]) -> dict[int, dict]:
+        """Row index -> its answer item with an ``explanation``, for the rows that
+        raised alerts (none when the model gives no exact contributions)."""
+        explainer = self._explainer(model)
+        if explainer is None:
+            return {}
+        if features is not None:
+            names = list(features)
+            frame = pd.DataFrame({k: features[k][hit] for k in names})
+            said = explainer.explain(frame, after_series=True)
+        else:
+            said = explainer.explain(model.card.schema.model_frame(
+                pd.DataFrame([rows[i] for i in hit])))
+        return {i: {**items[i], "explanation": e} for i, e in zip(hit, said, strict=True)}
+
+    def _explainer(self, model):
+        if model is None:
+            return None
+        if self._explainers.get("model") is not model:  # one version at a time
+            self._explainers = {"model": model, "explainer": explainer_for(model)}
+        return self._explainers["explainer"]
 
     def _schedule(self, due: float, delivery: _Delivery) -> None:
         heapq.heappush(self._pending, (due, next(self._order), delivery))
@@ -170,6 +240,11 @@ class AlertSink:
             self.failed += 1
             self.store.set_delivery(d.alert_id, "failed", d.attempts,
                                     d.last_error or "the server stopped before delivery")
+
+
+def _key(entity):
+    """An entity as the store gives it back (JSON text for anything but a plain value)."""
+    return entity if entity is None or isinstance(entity, int | float | str) else to_json(entity)
 
 
 def _payload(alert_id: int, r: Record) -> dict:

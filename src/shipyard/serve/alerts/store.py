@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS alerts (
     acknowledged_by TEXT
 );
 CREATE INDEX IF NOT EXISTS alerts_open ON alerts (acknowledged, id);
+CREATE INDEX IF NOT EXISTS alerts_entity ON alerts (alert, entity, time);
 """
 
 
@@ -89,6 +90,18 @@ class AlertStore:
                 "delivery) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (r.time, r.alert, r.model, r.version, _entity(r.entity), to_json(r.prediction),
                  to_json(r.input), r.delivery)).lastrowid for r in records]
+
+    def raised_since(self, alert: str, entities: list, since: str) -> set:
+        """Which of ``entities`` raised ``alert`` at or after ``since`` (UTC, ISO)."""
+        keys = [_entity(e) for e in entities]
+        found = set()
+        with self._read() as db:
+            for start in range(0, len(keys), 500):
+                part = keys[start:start + 500]
+                found.update(row[0] for row in db.execute(
+                    f"SELECT DISTINCT entity FROM alerts WHERE alert = ? AND time >= ? AND "
+                    f"entity IN ({', '.join('?' * len(part))})", (alert, since, *part)))
+        return found
 
     def list(self, limit: int = 100, unacknowledged_only: bool = False) -> list[dict]:
         """The newest ``limit`` alerts, newest first."""

@@ -118,7 +118,9 @@ class Stateful:
         for name in self.step.passthrough_:
             features[name] = batch.columns[name]
         scores = self._rest(features, batch.n_rows)
-        return Scores(values=scores.values, proba=scores.proba, extra=extra)
+        names = self.step.feature_names_out_
+        return Scores(values=scores.values, proba=scores.proba, extra=extra,
+                      features={k: features[k] for k in names})
 
     def _rest(self, features: dict[str, np.ndarray], n: int) -> Scores:
         names = list(self.step.feature_names_out_)
