@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import sync_playwright
 from rich.console import Console
+from sklearn.model_selection import GroupShuffleSplit
 
 from shipyard import data, registry, spec
 from shipyard.demo import crew, run_demo, traffic
@@ -174,6 +175,54 @@ def test_demo_alerts_reach_the_ground_crew_with_explanations(demo):
     finally:
         cases.close()
     assert shown == [c["id"] for c in summary.open] and len(shown) == len(raised) - 10
+
+
+def test_demo_business_table_recomputed_from_the_simulator_truth(demo):
+    """The policies replayed by hand: the held-out engines (20% of the failed ones,
+    by engine), their true flights left from the removals table, the first
+    champion's predictions on their whole histories."""
+    result, printed = demo
+    project = spec.load(result.project_file)
+    settings = project.evaluate.costs
+    frame = result.outcome.snapshot.frame()
+    frame = frame[frame["rul"].notna()].reset_index(drop=True)
+    _, held = next(GroupShuffleSplit(n_splits=1, test_size=0.2, random_state=project.seed)
+                   .split(frame, groups=frame["engine_id"]))
+    held = frame.iloc[held].sort_values(["engine_id", "departure"])
+    first = registry.load_version(result.outcome.workspace, "fleet-rul", "1")
+    held["predicted"] = first.pipeline.predict(first.card.schema.model_frame(held))
+    with duckdb.connect(str(result.project_file.parent / "data" / "fleet.duckdb"),
+                        read_only=True) as con:
+        failed_at = dict(con.execute("SELECT engine_id, cycles_since_new FROM removals "
+                                     "WHERE reason = 'failure'").fetchall())
+    tally = {"interval": [0, 0], "model": [0, 0]}  # inspections, events in service
+    engines = 0
+    for engine, rows in held.groupby("engine_id"):
+        engines += 1
+        left = failed_at[engine] - rows["cycles_since_new"].to_numpy()  # the truth, uncapped
+        for policy, wants in (("interval", np.arange(1, len(rows) + 1) % settings.interval
+                               == 0), ("model", rows["predicted"].to_numpy()
+                                       < settings.act_below)):
+            last, found = -10**9, False
+            for i in np.flatnonzero(wants):
+                if i - last >= settings.recheck_after:
+                    tally[policy][0] += 1
+                    last = i
+                    if left[i] < settings.finds_within:
+                        found = True
+                        break
+            tally[policy][1] += not found
+    table = result.outcome.evaluation.costs.set_index("policy")
+    assert table.attrs["entities"] == table.attrs["failed"] == engines > 10
+    assert table.iloc[0][["inspections", "events in service"]].tolist() == [0, engines]
+    assert table.iloc[1][["inspections", "events in service"]].tolist() == tally["interval"]
+    assert table.iloc[2][["inspections", "events in service"]].tolist() == tally["model"]
+    model = table.iloc[2]
+    assert model["cost"] == model["inspections"] * settings.action_cost + \
+        model["events in service"] * settings.event_cost
+    assert model["events in service"] < table.iloc[1]["events in service"] < engines
+    assert "What the predictions are worth" in printed
+    assert "What the predictions are worth" in result.outcome.report.read_text()
 
 
 def test_shipyard_serve_answers_with_the_champion(demo):

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from shipyard.demo import landings
+from shipyard.evaluate.costs import summary
 from shipyard.monitor.summary import table as pass_table
 
 
@@ -26,6 +27,25 @@ def first(console: Console, result, inspect_below: int) -> None:
         f"  Served        {_path(result, outcome.version)}\n"
         f"  Flagged       {flagged} of {len(result.predictions)} engines on wing\n"
         f"{_crew(result.crew)}", soft_wrap=True)
+    costs(console, ev)
+
+
+def costs(console: Console, evaluation) -> None:
+    """The business table: the maintenance policies replayed on the held-out engines."""
+    frame = evaluation.costs
+    if frame is None:
+        return
+    unit = frame.attrs.get("currency") or ""
+    table = Table(title="What the predictions are worth (held-out engines, whole lives)",
+                  min_width=72)
+    for name in frame.columns:
+        table.add_column(name, justify="left" if name == "policy" else "right")
+    for row in frame.to_dict("records"):
+        table.add_row(row["policy"], f"{row['inspections']:,}", f"{row['faults found']:,}",
+                      f"{row['events in service']:,}",
+                      f"{row['cost']:,.0f}{' ' + unit if unit else ''}")
+    console.print(table)
+    console.print(f"  {summary(frame)}", soft_wrap=True)
 
 
 def second(console: Console, result, inspect_below: int) -> None:

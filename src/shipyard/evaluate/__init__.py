@@ -20,7 +20,8 @@ the confusion matrix, calibration and metrics across thresholds for a
 classifier; importance bars and the per-segment table when computed.
 """
 
+from shipyard.evaluate import costs
 from shipyard.evaluate.evaluation import Evaluation, baseline_for, evaluate
 from shipyard.evaluate.section import section
 
-__all__ = ["Evaluation", "baseline_for", "evaluate", "section"]
+__all__ = ["Evaluation", "baseline_for", "costs", "evaluate", "section"]

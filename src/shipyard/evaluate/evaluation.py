@@ -44,6 +44,8 @@ class Evaluation:
     segments: pd.DataFrame | None = None
     # (column, mean score drop, std), most important first (see importance.permutation)
     importance: list[tuple[str, float, float]] | None = None
+    # maintenance policies replayed on the holdout (see costs.table), with evaluate.costs
+    costs: pd.DataFrame | None = None
 
 
 def _check_task(task: str) -> None:

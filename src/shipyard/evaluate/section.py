@@ -145,4 +145,19 @@ def section(evaluation: Evaluation, *, metric: str,
     ]
     if evaluation.segments is not None:
         html.append(_segments(evaluation, metric))
+    if evaluation.costs is not None:
+        html.append(_costs(evaluation.costs))
     return report.Section("Holdout evaluation", "".join(html))
+
+
+def _costs(frame) -> str:
+    from shipyard.evaluate.costs import summary
+
+    unit = frame.attrs.get("currency") or ""
+    rows = [{**row, "cost": f"{row['cost']:,.0f}{' ' + unit if unit else ''}"}
+            for row in frame.to_dict("records")]
+    return "".join([
+        "<h3 id=\"costs\">What the predictions are worth</h3>", report.table(rows),
+        f"<p class=\"note\">{escape(summary(frame))} Each held-out entity's rows replayed in "
+        "time order with its true labels (evaluate.costs in the project file sets the "
+        "policies and the costs).</p>"])

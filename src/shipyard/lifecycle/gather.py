@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from shipyard import data, evaluate, gates, prepare, profile, train
@@ -127,6 +128,11 @@ def evaluate_held(project: Project, got: Gathered, result, progress: Report):
                            segments=segments if labelled else None,
                            importance=project.evaluate.importance and labelled,
                            seed=project.seed, scored=held.scored)
+    if project.evaluate.costs is not None and labelled:
+        keep = slice(None) if held.scored is None else np.flatnonzero(held.scored)
+        ev = replace(ev, costs=evaluate.costs.table(
+            project.evaluate.costs, held.groups[keep], held.times[keep],
+            ev.prediction.y_true, ev.prediction.y_pred))
     progress("Evaluating on the holdout", 1, 1)
     return ev
 

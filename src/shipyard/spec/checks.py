@@ -20,7 +20,7 @@ def check(project: Project, sources: bool = True) -> list[Problem]:
     reproduced from its snapshot reads no source)."""
     return [*_metrics(project), *_models(project), *_split(project), *_columns(project),
             *(_source(project) if sources else []), *_label(project), *_prepare(project),
-            *_anomaly(project), *gate_checks.check(project)]
+            *_anomaly(project), *_costs(project), *gate_checks.check(project)]
 
 
 def _metric_problem(name: str, task: str) -> str | None:
@@ -196,6 +196,21 @@ def _prepare(p: Project) -> list[Problem]:
                 out.append((("models", i, "name"), f"{cls.__name__} takes no class weights; "
                             "use another prepare.imbalance.method or drop this model"))
     return out
+
+
+def _costs(p: Project) -> list[Problem]:
+    """Policies are replayed per entity in time order, on a time-left target."""
+    if p.evaluate.costs is None:
+        return []
+    where = ("evaluate", "costs")
+    if p.task != REGRESSION:
+        return [(where, f"the policies replay a time left before an event, a regression "
+                        f"target; this project is {_a(p.task)}")]
+    missing = [k for k in ("entity", "time") if getattr(p, k) is None]
+    if missing:
+        return [(where, f"the policies replay each entity's rows in time order: set "
+                        f"{' and '.join(repr(k) for k in missing)}")]
+    return []
 
 
 def _anomaly(p: Project) -> list[Problem]:

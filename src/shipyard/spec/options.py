@@ -135,7 +135,21 @@ class Prepare(Strict):
     threshold: Threshold = Threshold()
 
 
+class Costs(Strict):
+    """Maintenance policies replayed on the holdout (see shipyard.evaluate.costs):
+    for a regression whose target is the time left before an event."""
+
+    act_below: float  # the model's policy: inspect when the prediction falls below this
+    finds_within: Annotated[float, Field(gt=0)]  # an inspection finds the fault this close
+    interval: Annotated[int, Field(ge=1)]  # the fixed policy: inspect every N rows
+    recheck_after: Annotated[int, Field(ge=1)] = 10  # rows before inspecting again
+    action_cost: Annotated[float, Field(ge=0)]  # one inspection
+    event_cost: Annotated[float, Field(ge=0)]  # one event in service (a failure)
+    currency: Annotated[str, Field(max_length=10)] = ""
+
+
 class Evaluate(Strict):
     segment: str | None = None  # report metrics per value of this column
     importance: bool = True  # permutation importance on the holdout
     learning_curves: bool = True
+    costs: Costs | None = None
