@@ -5,6 +5,7 @@ server switches."""
 
 import io
 import os
+import re
 import subprocess
 import sys
 import time
@@ -48,6 +49,10 @@ def test_demo_registers_a_champion_that_beats_a_constant(demo):
     assert ev.metrics["r2"] > 0.6
     assert (outcome.workspace.root / "mlflow.db").is_file()
     assert outcome.report.is_file() and outcome.report.stat().st_size > 50_000
+    # The profile shows why vibration is smoothed: an engine's turbulence spikes.
+    page = outcome.report.read_text()
+    assert 'id="smoothing"' in page and "vibration_ips of " in page
+    assert re.search(r"[1-9]\d* spikes marked", page)
 
 
 def test_demo_records_its_gates_in_the_report_and_the_registry(demo):

@@ -50,7 +50,8 @@ def page(project, run_id, snap, prof, ds, result, ev, verdicts, rival=None, fair
              "gates": run_tags(verdicts)["shipyard.gates"]}
     sections = [
         _data_section(project, snap, ds),
-        profile.section(prof) if prof is not None else report.Section(
+        _with_smoothing(profile.section(prof), project, snap) if prof is not None
+        else report.Section(
             "Profile", "<p>The data has no target, so there is no profile of features "
                        "against it.</p>"),
         training_section(result, project.task, project.split.folds, project.split_strategy),
@@ -68,6 +69,20 @@ def page(project, run_id, snap, prof, ds, result, ev, verdicts, rival=None, fair
             else "anomaly detection (no labels)")
     return report.render(f"{project.name}: {what}", sections,
                          subtitle=f"Run {run_id[:12]}, {started}", facts=facts)
+
+
+def _with_smoothing(section: report.Section, project, snap) -> report.Section:
+    """The profile, with the raw and smoothed readings of a smoothed series."""
+    series = project.prepare.series
+    if series is None or series.smooth is None or not project.entity or not project.time:
+        return section
+    from shipyard.prepare.smoothing_plot import smoothing
+
+    plots = smoothing(snap.frame(), series, project.entity, project.time)
+    if not plots:
+        return section
+    return report.Section(section.title, section.html + "<h3 id=\"smoothing\">Smoothing"
+                          "</h3>" + "".join(p.html for p in plots))
 
 
 def _rival_section(metric, ev, rival) -> report.Section:
