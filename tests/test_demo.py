@@ -126,6 +126,9 @@ def test_demo_closes_the_loop(demo):
     assert drift["dataset_drift"] and "engine_variant" in drift["drifted"]
     problems = " ".join(later.check["quality"]["problems"])
     assert "PW1500G" in problems  # the unseen engine type is named
+    # new engines get new ids: the entity is not watched as an input
+    watched = [f["feature"] for f in drift["features"]]
+    assert "engine_id" not in watched and "engine_id" not in problems and "egt_c" in watched
     live = later.check["live"]
     assert live["metrics"]["rmse"] > later.check["reference"]["rmse"]  # worse on new days
     decision = later.decision

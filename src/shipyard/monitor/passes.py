@@ -22,6 +22,7 @@ from shipyard.card import LoadedModel, ModelCard
 from shipyard.metrics import ANOMALY, BINARY, CLASSIFICATION, MULTICLASS, Prediction, for_task
 from shipyard.monitor import drift, estimate, quality
 from shipyard.monitor.reference import Reference
+from shipyard.schema import Schema
 from shipyard.spec import Project
 
 MIN_LABELLED = 10  # fewer labelled rows than this give no live metrics: too noisy to act on
@@ -88,9 +89,10 @@ def run(project: Project, model: LoadedModel, logged: pd.DataFrame,
     result.rows = len(logged)
     result.since, result.until = float(logged["ts"].min()), float(logged["ts"].max())
     settings = project.monitor.drift
-    result.drift = drift.compare(ref.train, current, card.schema, settings)
+    watched = _watched(card)
+    result.drift = drift.compare(ref.train, current, watched, settings)
     result.prediction_drift = _prediction_drift(card, ref, logged, settings)
-    result.quality = quality.check(current, ref.train, card.schema)
+    result.quality = quality.check(current, ref.train, watched)
     result.outputs = _outputs(card, logged)
     result.live = _live(card, logged)
     try:
@@ -98,6 +100,12 @@ def run(project: Project, model: LoadedModel, logged: pd.DataFrame,
     except estimate.EstimateError as exc:  # e.g. a holdout with too few of one class
         result.notes.append(f"no performance estimate: {exc.headline}")
     return result
+
+
+def _watched(card: ModelCard) -> Schema:
+    """The inputs whose distribution says something: not the entity, whose ids (new
+    engines get new numbers) drift and leave the training range by design."""
+    return Schema(tuple(c for c in card.schema.columns if c.name != card.entity))
 
 
 def _prediction_drift(card: ModelCard, ref: Reference, logged: pd.DataFrame, settings):
