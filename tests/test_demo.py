@@ -129,6 +129,9 @@ def test_demo_closes_the_loop(demo):
     # new engines get new ids: the entity is not watched as an input
     watched = [f["feature"] for f in drift["features"]]
     assert "engine_id" not in watched and "engine_id" not in problems and "egt_c" in watched
+    # the RUL error estimated without labels (direct loss estimation), next to the live one
+    estimated = later.check["estimated"]
+    assert estimated["rmse"] > 0 and estimated["mae"] > 0
     live = later.check["live"]
     assert live["metrics"]["rmse"] > later.check["reference"]["rmse"]  # worse on new days
     decision = later.decision

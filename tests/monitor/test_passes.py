@@ -153,6 +153,22 @@ def test_live_rmse_is_scikit_learns_on_the_labelled_rows(ws, champions, store):
     assert saved_as_json(store, result)["live"]["metrics"]["rmse"] == got["rmse"]
 
 
+def test_a_regression_estimates_its_error_before_any_label(ws, champions, store):
+    """Direct loss estimation, learnt from the reference holdout's errors: with no
+    label logged, the pass still gives RMSE and MAE close to the real ones."""
+    model = champions["spend"]
+    rows = inputs(1000, seed=23)
+    truth = spend(rows, 23)
+    _, predictions, _ = log(store, model, rows)
+    result = monitor.check(spec(model), ws, store=store, model=model)
+    assert result.live is None
+    real = math.sqrt(mean_squared_error(truth, predictions))
+    assert result.estimated["rmse"] == pytest.approx(real, rel=0.15)
+    assert result.estimated["mae"] == pytest.approx(mean_absolute_error(truth, predictions),
+                                                    rel=0.15)
+    assert saved_as_json(store, result)["estimated"] == result.estimated
+
+
 def test_a_shift_in_one_feature_drifts_that_feature_and_not_the_data_set(ws, champions,
                                                                        tmp_path):
     model = champions["spend"]

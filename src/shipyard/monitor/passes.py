@@ -19,8 +19,16 @@ import numpy as np
 import pandas as pd
 
 from shipyard.card import LoadedModel, ModelCard
-from shipyard.metrics import ANOMALY, BINARY, CLASSIFICATION, MULTICLASS, Prediction, for_task
-from shipyard.monitor import drift, estimate, quality
+from shipyard.metrics import (
+    ANOMALY,
+    BINARY,
+    CLASSIFICATION,
+    MULTICLASS,
+    REGRESSION,
+    Prediction,
+    for_task,
+)
+from shipyard.monitor import drift, estimate, loss, quality
 from shipyard.monitor.reference import Reference
 from shipyard.schema import Schema
 from shipyard.spec import Project
@@ -193,7 +201,12 @@ def _as_classes(values: pd.Series, classes: tuple) -> np.ndarray:
     return np.array(found, dtype=np.asarray(classes).dtype if every else object)
 
 
+_LOSS: dict[tuple, object] = {}  # (model, version) -> its LossEstimator, one at a time
+
+
 def _estimated(card: ModelCard, ref: Reference, logged: pd.DataFrame) -> dict | None:
+    if card.task == REGRESSION:
+        return _estimated_loss(card, ref, logged)
     if card.task != BINARY or ref.scores is None or ref.labels is None:
         return None
     positive = card.positive_class if card.positive_class is not None else card.classes[-1]
@@ -204,6 +217,24 @@ def _estimated(card: ModelCard, ref: Reference, logged: pd.DataFrame) -> dict | 
     threshold = card.threshold if card.threshold is not None else 0.5
     fitted = estimate.Estimator.fit(ref.scores, truth, threshold)
     return {k: v for k, v in fitted.estimate(scores).items() if _finite(v) is not None}
+
+
+def _estimated_loss(card: ModelCard, ref: Reference, logged: pd.DataFrame) -> dict | None:
+    """RMSE and MAE estimated by direct loss estimation, learnt from the reference."""
+    if ref.labels is None:
+        return None
+    key = (card.name, card.version)
+    if key not in _LOSS:
+        _LOSS.clear()
+        _LOSS[key] = loss.LossEstimator.fit(loss.inputs_of(ref.holdout, card.schema, card.entity),
+                                            ref.predictions, ref.labels)
+    fitted = _LOSS[key]
+    if fitted is None:
+        return None
+    current = card.schema.model_frame(logged.reindex(columns=card.schema.names))
+    found = fitted.estimate(loss.inputs_of(current, card.schema, card.entity),
+                            logged["prediction"])
+    return {k: v for k, v in found.items() if _finite(v) is not None}
 
 
 def _finite(value) -> float | None:

@@ -110,7 +110,7 @@ def _summary(p: dict) -> str:
     notes = {f"live {name}": f"{report.number(labelled)} labelled rows" if labelled else
              "no labels yet",
              f"reference {name}": "champion's holdout",
-             f"estimated {name}": "from predicted scores"}
+             f"estimated {name}": "without labels (CBPE or DLE)"}
     html = [report.cards(values, notes=notes)]
     if drifted:
         html.append(f"<p><strong>Drifted features:</strong> "

@@ -159,7 +159,7 @@ class _Collector:
             live.add_metric([name], float(value))
         yield live
         estimated = GaugeMetricFamily("shipyard_estimated_metric",
-                                      "Metric estimated from predicted probabilities (no labels)",
+                                      "Metric estimated without labels (CBPE or DLE)",
                                       labels=["metric"])
         for name, value in (latest.get("estimated") or {}).items():
             estimated.add_metric([name], float(value))
