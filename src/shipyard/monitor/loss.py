@@ -104,7 +104,7 @@ def _learner(seed: int):
 
     # Small and regularised: the reference holds a few thousand rows, and the error
     # is noisy; a deep model would learn the noise of each row's error.
-    return lightgbm.LGBMRegressor(n_estimators=150, learning_rate=0.05, num_leaves=15,
-                                  min_child_samples=40, subsample=0.8, subsample_freq=1,
+    return lightgbm.LGBMRegressor(n_estimators=300, learning_rate=0.05, num_leaves=31,
+                                  min_child_samples=20, subsample=0.8, subsample_freq=1,
                                   colsample_bytree=0.8, random_state=seed, n_jobs=1,
                                   verbose=-1)
