@@ -438,3 +438,27 @@ def test_repeat_after_raises_an_entity_once_across_batches_and_sinks(tmp_path: P
 def test_repeat_after_is_a_duration():
     with pytest.raises(ValueError, match="repeat_after"):
         alert("a", "prediction < 3", repeat_after="soon")
+
+
+def test_an_explanation_that_fails_does_not_lose_the_alert(tmp_path: Path):
+    import lightgbm
+    import numpy as np
+    import pandas as pd
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from shipyard.card import LoadedModel
+
+    # a real model that was fitted on other columns than the rows carry
+    other = pd.DataFrame({"x": np.arange(50.0)})
+    pipeline = Pipeline([("scale", StandardScaler()),
+                         ("model", lightgbm.LGBMRegressor(n_estimators=5, verbose=-1))])
+    model = LoadedModel(pipeline.fit(other, other["x"]), REGRESSION)
+    with AlertStore(tmp_path / "a.db") as store:
+        sink = AlertSink(Rules.compile([alert("low_rul", "prediction < 30")], REGRESSION),
+                         store, REGRESSION)
+        sink.submit(ROWS, ITEMS, model)
+        assert sink.drain(timeout=10)
+        sink.close()
+        (stored,) = store.list()
+    assert stored["prediction"] == ITEMS[0] and sink.errors == 1

@@ -193,13 +193,17 @@ class AlertSink:
         explainer = self._explainer(model)
         if explainer is None:
             return {}
-        if features is not None:
-            names = list(features)
-            frame = pd.DataFrame({k: features[k][hit] for k in names})
-            said = explainer.explain(frame, after_series=True)
-        else:
-            said = explainer.explain(model.card.schema.model_frame(
-                pd.DataFrame([rows[i] for i in hit])))
+        try:
+            if features is not None:
+                frame = pd.DataFrame({k: v[hit] for k, v in features.items()})
+                said = explainer.explain(frame, after_series=True)
+            else:
+                said = explainer.explain(model.card.schema.model_frame(
+                    pd.DataFrame([rows[i] for i in hit])))
+        except Exception:  # an alert without its explanation beats no alert
+            self.errors += 1
+            log.exception("explaining %d alerted row(s) failed", len(hit))
+            return {}
         return {i: {**items[i], "explanation": e} for i, e in zip(hit, said, strict=True)}
 
     def _explainer(self, model):
