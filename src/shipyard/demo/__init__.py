@@ -130,6 +130,10 @@ def run_demo(folder: Path, *, aircraft: int = 500, seed: int = 0, port: int | No
                             database=database)
         project = spec.load(path)
         outcome = run_project(project, bars)
+    if not outcome.passed:
+        raise GateFailed("The demo's model failed a gate and was not registered",
+                         details=[f"{g.key}: {g.details}" for g in gates.failures(outcome.gates)],
+                         hint=f"see the report: {outcome.report}")
     with crew.console_for(project, outcome.workspace) as ground:
         return _serve(project, path, outcome, ground, port=port, keep_serving=keep_serving,
                       close_loop=close_loop, console=console,
@@ -142,17 +146,13 @@ def _serve(project, path: Path, outcome: RunOutcome, ground, *, port, keep_servi
     from shipyard.serve.worker import app_for
 
     project = spec.load(path, environ={**os.environ, crew.ENV: ground.url})
-    if not outcome.passed:
-        raise GateFailed("The demo's model failed a gate and was not registered",
-                         details=[f"{g.key}: {g.details}" for g in gates.failures(outcome.gates)],
-                         hint=f"see the report: {outcome.report}")
     model = registry.load(outcome.workspace, project.name)
     host = project.serve.host
     port = port or (project.serve.port if _is_free(host, project.serve.port) else free_port(host))
     app = app_for(project, model)  # follows the champion alias, logs every prediction
     with BackgroundServer(app, host, port) as server:
         predictions = _inspections(project, outcome.snapshot.frame(), server.url, model.card)
-        app.state.alerts.drain()
+        _settle(app.state)
         result = DemoResult(path, outcome, server.url, predictions,
                             time.perf_counter() - started, served_paths=_paths(app.state),
                             crew=ground.summary())
@@ -163,7 +163,7 @@ def _serve(project, path: Path, outcome: RunOutcome, ground, *, port, keep_servi
                                   aircraft=aircraft, seed=seed, progress=bars)
             latest = traffic.rows_since(project, pd.Timestamp.min)
             after = _inspections(project, latest, server.url, app.state.engine.card)
-            app.state.alerts.drain()
+            _settle(app.state)
             ground.inspect_most_urgent(CREW_INSPECTS)
             result = DemoResult(path, outcome, server.url, predictions,
                                 time.perf_counter() - started, later, after,
@@ -189,6 +189,12 @@ def _inspections(project, frame: pd.DataFrame, url: str, card) -> pd.DataFrame:
                                 "predicted_rul": [p["prediction"] for p in items]})
     predictions["inspect"] = predictions["predicted_rul"] < INSPECT_BELOW
     return predictions
+
+
+def _settle(state) -> None:
+    """Wait for the alerts raised so far to reach the ground crew's console."""
+    if state.alerts is not None:
+        state.alerts.drain()
 
 
 def _paths(state) -> dict[str, str]:
