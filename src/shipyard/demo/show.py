@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from shipyard.demo import landings
-from shipyard.evaluate.costs import summary
+from shipyard.evaluate.costs import money, summary
 from shipyard.monitor.summary import table as pass_table
 
 
@@ -35,7 +35,6 @@ def costs(console: Console, evaluation) -> None:
     frame = evaluation.costs
     if frame is None:
         return
-    unit = frame.attrs.get("currency") or ""
     table = Table(title="What the predictions are worth (held-out engines, whole lives)",
                   min_width=72)
     for name in frame.columns:
@@ -43,7 +42,7 @@ def costs(console: Console, evaluation) -> None:
     for row in frame.to_dict("records"):
         table.add_row(row["policy"], f"{row['inspections']:,}", f"{row['faults found']:,}",
                       f"{row['events in service']:,}",
-                      f"{row['cost']:,.0f}{' ' + unit if unit else ''}")
+                      money(row["cost"], frame))
     console.print(table)
     console.print(f"  {summary(frame)}", soft_wrap=True)
 

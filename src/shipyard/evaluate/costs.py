@@ -82,13 +82,15 @@ def _add(tally: _Tally, inspections: int, found: bool, fails: bool) -> _Tally:
                   tally.events + (fails and not found))
 
 
+def money(value: float, costs: pd.DataFrame) -> str:
+    """``value`` in the table's currency: ``912,000 USD``."""
+    unit = costs.attrs.get("currency") or ""
+    return f"{value:,.0f}{' ' + unit if unit else ''}"
+
+
 def summary(costs: pd.DataFrame) -> str:
     """One sentence: what the model saves against the other policies."""
     model, none, every = costs.iloc[-1], costs.iloc[0], costs.iloc[1]
-    unit = costs.attrs.get("currency") or ""
-
-    def money(value: float) -> str:
-        return f"{value:,.0f}{' ' + unit if unit else ''}"
 
     fewer = 1 - model["events in service"] / none["events in service"] \
         if none["events in service"] else 0.0
@@ -97,5 +99,5 @@ def summary(costs: pd.DataFrame) -> str:
             f"{model['events in service']} events in service against "
             f"{none['events in service']} with no model ({fewer:.0%} fewer) and "
             f"{every['events in service']} with {every['policy']}, for "
-            f"{model['inspections']} inspections; it costs {money(model['cost'])} against "
-            f"{money(none['cost'])} and {money(every['cost'])}.")
+            f"{model['inspections']} inspections; it costs {money(model['cost'], costs)} against "
+            f"{money(none['cost'], costs)} and {money(every['cost'], costs)}.")

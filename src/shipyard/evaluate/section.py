@@ -151,11 +151,9 @@ def section(evaluation: Evaluation, *, metric: str,
 
 
 def _costs(frame) -> str:
-    from shipyard.evaluate.costs import summary
+    from shipyard.evaluate.costs import money, summary
 
-    unit = frame.attrs.get("currency") or ""
-    rows = [{**row, "cost": f"{row['cost']:,.0f}{' ' + unit if unit else ''}"}
-            for row in frame.to_dict("records")]
+    rows = [{**row, "cost": money(row["cost"], frame)} for row in frame.to_dict("records")]
     return "".join([
         "<h3 id=\"costs\">What the predictions are worth</h3>", report.table(rows),
         f"<p class=\"note\">{escape(summary(frame))} Each held-out entity's rows replayed in "
