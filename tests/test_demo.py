@@ -21,6 +21,7 @@ from sklearn.model_selection import GroupShuffleSplit
 
 from shipyard import data, registry, spec
 from shipyard.demo import crew, run_demo, traffic
+from shipyard.metrics import anomaly_scores
 from shipyard.serve.alerts import AlertStore
 from shipyard.serve.background import BackgroundServer, free_port
 from tests.serve.test_dashboard import CHROMIUM
@@ -160,11 +161,18 @@ def test_demo_alerts_reach_the_ground_crew_with_explanations(demo):
         raised = store.list(limit=100_000)
     assert len(raised) == summary.received > 10
     assert {a["delivery"]["state"] for a in raised} == {"delivered"}
-    # once per engine (repeat_after: 1d), each for a prediction under 30 flights
-    assert len({a["entity"] for a in raised}) == len(raised) == len(summary.cases)
+    # once per engine and rule in the demo's two weeks (repeat_after: 1d and 7d)
+    assert len({(a["alert"], a["entity"]) for a in raised}) == len(raised) == len(summary.cases)
+    assert {a["alert"] for a in raised} == {"inspect", "unusual"}
+    for a in raised:
+        if a["alert"] == "inspect":
+            assert a["prediction"]["prediction"] < 30
+        else:
+            assert a["prediction"]["anomaly"]["score"] > 0.6
     inputs = set(registry.load(result.outcome.workspace, "fleet-rul").card.schema.names)
     for case in summary.cases:
-        assert case["prediction"] < 30 and case["alerts"] == 1
+        assert case["alerts"] == 1 and case["alert"] in ("inspect", "unusual")
+        assert case["prediction"] < 30 or case["alert"] == "unusual"
         assert case["tail_number"].startswith("N") and case["position"] in (1, 2)
         top = case["explanation"]["top"]
         assert len(top) == 3 and {t["column"] for t in top} <= inputs
@@ -186,6 +194,43 @@ def test_demo_alerts_reach_the_ground_crew_with_explanations(demo):
     finally:
         cases.close()
     assert shown == [c["id"] for c in summary.open] and len(shown) == len(raised) - 10
+
+
+def test_demo_serves_the_anomaly_detector_beside_the_rul_model(demo):
+    """The second project (anomaly.yaml extends shipyard.yaml) is trained, judged on
+    the held-out engines, gated, registered, and answers every request with the RUL
+    model: the scores served are the detector's own on each engine's history."""
+    result, printed = demo
+    run = result.detector
+    assert run is not None and run.passed and run.version == "1"
+    ws = run.workspace
+    assert ws.root == result.outcome.workspace.root  # one MLflow store for both models
+    detector = registry.load(ws, "fleet-anomaly")
+    assert detector.card.task == "anomaly" and detector.card.estimator == "isolation_forest"
+    assert "fails_soon" not in detector.card.schema.names
+    assert not {"cycles_since_new", "aircraft_model"} & set(detector.card.schema.names)
+    ev = run.evaluation
+    assert ev.metrics["roc_auc"] >= 0.8 and ev.metrics["pr_auc"] > 2 * ev.baseline_metrics[
+        "pr_auc"]
+    assert f"holdout ROC-AUC {ev.metrics['roc_auc']:.3f}" in printed
+    page = run.report.read_text()
+    assert "ROC" in page and "Precision" in page
+    assert [g.passed for g in run.gates if g.key == "quality.roc_auc"] == [True]
+
+    frame = result.outcome.snapshot.frame().sort_values(["engine_id", "departure"])
+    scores = anomaly_scores(detector.pipeline, detector.card.schema.model_frame(frame))
+    # each engine's score on its newest reading, from its whole history
+    newest = frame.assign(score=scores).groupby("engine_id")["score"].last()
+    served = result.predictions  # the engines on wing at the first deployment
+    assert len(served) > 50
+    np.testing.assert_allclose(served["anomaly_score"], newest[served["engine_id"]], rtol=1e-6)
+    # every landing of the two weeks got its anomaly score too; the engine type the
+    # detector never saw scores far above the rest (a novelty detector's answer)
+    landed = result.later.landings.items
+    assert landed["anomaly_score"].notna().all()
+    unusual = result.later.unusual
+    assert unusual["PW1500G"] > unusual["the rest"] + 0.1
+    assert f"mean anomaly score {unusual['PW1500G']:.2f} on the PW1500G engines" in printed
 
 
 def test_demo_business_table_recomputed_from_the_simulator_truth(demo):

@@ -70,7 +70,12 @@ def test_a_champion_was_registered_and_a_challenger_promoted(demo):
     assert registry.champion_version(workspace, "fleet-rul") == "2"
     assert "version 1 -> version 2" in printed and "Retraining: promoted" in printed
     reports = sorted(p.name for p in workspace.reports.glob("*.html"))
-    assert "monitoring.html" in reports and len(reports) >= 3  # first run, challenger, monitor
+    # first run, the detector's run, challenger, monitor
+    assert "monitoring.html" in reports and len(reports) >= 4
+    detector = spec.load(folder / "anomaly.yaml")
+    assert detector.source.url == spec.load(folder / "shipyard.yaml").source.url  # extends
+    assert registry.champion_version(workspace, "fleet-anomaly") == "1"
+    assert "Detector      fleet-anomaly version 1" in printed
     assert all((workspace.reports / r).stat().st_size > 20_000 for r in reports)
 
 

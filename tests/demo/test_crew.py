@@ -4,6 +4,8 @@ in a real browser and acknowledges one there."""
 
 from __future__ import annotations
 
+import sqlite3
+
 import httpx
 import lightgbm
 import numpy as np
@@ -54,7 +56,9 @@ def _alerts(tmp_path, url: str, model: LoadedModel):
             {"engine_id": 21, "egt_c": 700.0, "vibration_ips": 4.0},
             {"engine_id": 11, "egt_c": 770.0, "vibration_ips": 1.1}]
     predicted = model.pipeline.predict(pd.DataFrame(rows)[SCHEMA.names])
-    items = [{"prediction": float(p)} for p in predicted]
+    scores = [0.71, 0.32, 0.66, 0.58]  # the anomaly detector served beside it
+    items = [{"prediction": float(p), "anomaly": {"prediction": s > 0.6, "score": s}}
+             for p, s in zip(predicted, scores, strict=True)]
     rules = Rules.compile([Alert(name="inspect", when="prediction < 60", webhook=url,
                                  backoff_s=0.05)], CARD)
     store = AlertStore(tmp_path / "alerts.db")
@@ -81,6 +85,7 @@ def test_alerts_reach_the_console_with_their_explanations(tmp_path, console):
         eleven = next(c for c in open_cases if c["engine_id"] == 11)
         # one case per engine: the second landing updated it with its newer prediction
         assert eleven["alerts"] == 2 and eleven["prediction"] == pytest.approx(predicted[3])
+        assert eleven["anomaly"] == pytest.approx(0.58)
         assert (eleven["tail_number"], eleven["position"]) == ("N101SY", 1)
         top = eleven["explanation"]["top"]
         assert top[0]["column"] == "egt_c" and top[0]["contribution"] < 0
@@ -117,6 +122,7 @@ def test_the_page_lists_open_cases_by_aircraft_and_acknowledges_one(tmp_path, co
                 assert line.get_attribute("data-case") == str(case["id"])
                 assert line.locator(".tail").inner_text() == case["tail_number"]
                 assert line.locator(".rul").inner_text() == f"{case['prediction']:.0f}"
+                assert line.locator(".anomaly").inner_text() == f"{case['anomaly']:.2f}"
                 why = line.locator("ul.why li")
                 assert why.count() == len(case["explanation"]["top"])
                 assert why.first.locator("b").inner_text() == \
@@ -134,3 +140,20 @@ def test_the_page_lists_open_cases_by_aircraft_and_acknowledges_one(tmp_path, co
     assert after[first]["acknowledged_at"] is not None
     assert after[first]["acknowledged_by"] == "mechanic"
     assert [c["id"] for c in cases.list("open")] == [c["id"] for c in expected[1:]]
+
+
+def test_a_console_file_from_before_the_anomaly_column_is_upgraded(tmp_path):
+    old = sqlite3.connect(tmp_path / "crew.db")
+    old.executescript(crew._SCHEMA.replace(",\n    anomaly REAL", ""))
+    old.execute("INSERT INTO cases (engine_id, alert, opened, last, prediction) "
+                "VALUES (11, 'inspect', '2026-01-01', '2026-01-01', 12.5)")
+    old.commit()
+    old.close()
+    cases = crew.Cases(tmp_path / "crew.db", FLEET.get)
+    try:
+        assert [(c["engine_id"], c["anomaly"]) for c in cases.list("all")] == [(11, None)]
+        cases.receive({"alert": "inspect", "entity": 11,
+                       "prediction": {"prediction": 9.0, "anomaly": {"score": 0.7}}}, 1)
+        assert [(c["prediction"], c["anomaly"]) for c in cases.list("all")] == [(9.0, 0.7)]
+    finally:
+        cases.close()

@@ -102,6 +102,30 @@ def test_anomaly_fields_are_the_flag_and_the_score():
         Rules.compile([alert("odd", "prediction == 'yes'")], card)
 
 
+def test_rules_may_name_a_companions_answer():
+    detector = ModelCard(name="engines", task="anomaly", target=None, schema=SCHEMA)
+    both = {"anomaly": detector}
+    rules = Rules.compile([alert("odd", "anomaly.score > 0.6 and prediction < 100"),
+                           alert("flagged", "anomaly.prediction == 1")], REGRESSION, both)
+    items = [{"prediction": 50.0, "anomaly": {"prediction": True, "score": 0.7}},
+             {"prediction": 500.0, "anomaly": {"prediction": False, "score": 0.9}},
+             {"prediction": 50.0}]  # an answer without the companion's never matches
+    assert rules.match([row()] * 3, items) == [(0, "odd"), (0, "flagged")]
+    for when, message in [
+            ("anomaly.scor > 0.6", "'anomaly' answers anomaly.prediction, anomaly.score; "
+                                   "'anomaly.scor' is not one of them"),
+            ("anomaly.probability > 0.6", "anomaly: 'probability' is the positive class's"),
+            ("anomaly.score == 'high'", "anomaly: a score is a number"),
+            ("other.score > 0.6", "unknown field 'other.score'"),
+    ]:
+        with pytest.raises(AlertConfigError) as caught:
+            Rules.compile([alert("bad", when)], REGRESSION, both)
+        assert message in str(caught.value), str(caught.value)
+    with pytest.raises(AlertConfigError, match="known: .*anomaly.prediction, anomaly.score, "
+                                               "x.prediction\n"):
+        Rules.compile([alert("bad", "anomly.score > 1")], REGRESSION, {**both, "x": REGRESSION})
+
+
 @pytest.mark.parametrize("card, when, message", [
     (REGRESSION, "egt_margn < 5",
      "alert 'bad' ('egt_margn < 5'): unknown field 'egt_margn' (did you mean 'egt_margin'?); "

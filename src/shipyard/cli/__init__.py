@@ -109,15 +109,21 @@ def serve(project: ProjectArg = DEFAULT_PROJECT,
               min=1, max=64, help="Worker processes (default: serve.workers).")] = None) -> None:
     """Serve the project's champion model over HTTP; follow the champion alias."""
     from shipyard import registry, spec
-    from shipyard.serve import extras, worker
+    from shipyard.serve import companions, extras, worker
     from shipyard.workspace import Workspace
 
     loaded = spec.load(project)
     workspace = Workspace.of(loaded)
-    # Checked once here, so that a missing or refused champion, bad keys or alert rules
-    # that do not fit the model are reported before any worker starts.
+    # Checked once here, so that a missing or refused champion, companions that do not
+    # fit, bad keys or alert rules that do not fit the model are reported before any
+    # worker starts.
     model = registry.load(workspace, loaded.name)
-    _, alerts, _ = extras.build(loaded, workspace, model)
+    others = companions.load(loaded)
+    if others:
+        from shipyard.serve.engine import engine_for
+
+        engine_for(model, loaded.serve.fast_path, others)
+    _, alerts, _ = extras.build(loaded, workspace, model, others)
     if alerts is not None:
         alerts.close(timeout=0)
     if loaded.monitor.log:

@@ -37,6 +37,7 @@ from shipyard.serve.background import BackgroundServer, free_port
 
 INSPECT_BELOW = 30  # flights of predicted remaining life that call for an inspection
 CREW_INSPECTS = 10  # open cases the demo's ground crew acknowledges, most urgent first
+DETECTOR_FILE = "anomaly.yaml"  # the anomaly detector's project, beside shipyard.yaml
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class DemoResult:
     # How the server scored each version it served: "onnx" (the fast path) or "python"
     served_paths: dict[str, str] = field(default_factory=dict)
     crew: crew.Summary | None = None  # what the ground crew's console received
+    detector: RunOutcome | None = None  # the anomaly detector's run (anomaly.yaml)
 
 
 def init_project(folder: Path, *, aircraft: int = 500, seed: int = 0, force: bool = False,
@@ -83,6 +85,8 @@ def init_project(folder: Path, *, aircraft: int = 500, seed: int = 0, force: boo
             engine.dispose()
     url = None if engine is None else engine.url.render_as_string(hide_password=False)
     path.write_text(project_text(url))
+    (folder / DETECTOR_FILE).write_text(
+        files("shipyard.data").joinpath("fleet_anomaly.yaml").read_text())
     return path
 
 
@@ -129,20 +133,27 @@ def run_demo(folder: Path, *, aircraft: int = 500, seed: int = 0, port: int | No
         path = init_project(folder, aircraft=aircraft, seed=seed, force=True, progress=bars,
                             database=database)
         project = spec.load(path)
-        outcome = run_project(project, bars)
-    if not outcome.passed:
-        raise GateFailed("The demo's model failed a gate and was not registered",
-                         details=[f"{g.key}: {g.details}" for g in gates.failures(outcome.gates)],
-                         hint=f"see the report: {outcome.report}")
+        outcome = _passed(run_project(project, bars), "RUL model")
+        detector = _passed(run_project(spec.load(path.parent / DETECTOR_FILE), bars),
+                           "anomaly detector")
     with crew.console_for(project, outcome.workspace) as ground:
         return _serve(project, path, outcome, ground, port=port, keep_serving=keep_serving,
                       close_loop=close_loop, console=console,
                       progress_console=progress_console, started=started, aircraft=aircraft,
-                      seed=seed)
+                      seed=seed, detector=detector)
+
+
+def _passed(outcome: RunOutcome, what: str) -> RunOutcome:
+    if not outcome.passed:
+        raise GateFailed(f"The demo's {what} failed a gate and was not registered",
+                         details=[f"{g.key}: {g.details}" for g in gates.failures(outcome.gates)],
+                         hint=f"see the report: {outcome.report}")
+    return outcome
 
 
 def _serve(project, path: Path, outcome: RunOutcome, ground, *, port, keep_serving,
-           close_loop, console, progress_console, started, aircraft, seed) -> DemoResult:
+           close_loop, console, progress_console, started, aircraft, seed,
+           detector) -> DemoResult:
     from shipyard.serve.worker import app_for
 
     project = spec.load(path, environ={**os.environ, crew.ENV: ground.url})
@@ -155,7 +166,7 @@ def _serve(project, path: Path, outcome: RunOutcome, ground, *, port, keep_servi
         _settle(app.state)
         result = DemoResult(path, outcome, server.url, predictions,
                             time.perf_counter() - started, served_paths=_paths(app.state),
-                            crew=ground.summary())
+                            crew=ground.summary(), detector=detector)
         show.first(console, result, INSPECT_BELOW)
         if close_loop:
             with Bars(progress_console or console) as bars:
@@ -167,7 +178,8 @@ def _serve(project, path: Path, outcome: RunOutcome, ground, *, port, keep_servi
             ground.inspect_most_urgent(CREW_INSPECTS)
             result = DemoResult(path, outcome, server.url, predictions,
                                 time.perf_counter() - started, later, after,
-                                served_paths=_paths(app.state), crew=ground.summary())
+                                served_paths=_paths(app.state), crew=ground.summary(),
+                                detector=detector)
             show.second(console, result, INSPECT_BELOW)
         show.where(console, result)
         if keep_serving:
@@ -187,6 +199,8 @@ def _inspections(project, frame: pd.DataFrame, url: str, card) -> pd.DataFrame:
     items = traffic.predict(url, rows, traffic.sent_columns(card))
     predictions = pd.DataFrame({"engine_id": rows[project.entity].to_numpy(),
                                 "predicted_rul": [p["prediction"] for p in items]})
+    if items and "anomaly" in items[0]:  # the detector answers beside it (serve.companions)
+        predictions["anomaly_score"] = [p["anomaly"]["score"] for p in items]
     predictions["inspect"] = predictions["predicted_rul"] < INSPECT_BELOW
     return predictions
 

@@ -43,7 +43,8 @@ CREATE TABLE IF NOT EXISTS cases (
     opened TEXT NOT NULL, last TEXT NOT NULL,
     alerts INTEGER NOT NULL DEFAULT 1,
     prediction REAL, explanation TEXT, model_version TEXT,
-    acknowledged_at TEXT, acknowledged_by TEXT
+    acknowledged_at TEXT, acknowledged_by TEXT,
+    anomaly REAL
 );
 CREATE TABLE IF NOT EXISTS received (alert_id INTEGER PRIMARY KEY, case_id INTEGER);
 """
@@ -60,6 +61,9 @@ class Cases:
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         self._db.executescript(_SCHEMA)
+        known = {row[1] for row in self._db.execute("PRAGMA table_info(cases)")}
+        if "anomaly" not in known:  # a console file from before the anomaly detector
+            self._db.execute("ALTER TABLE cases ADD COLUMN anomaly REAL")
 
     def receive(self, alert: dict, alert_id: int | None) -> int:
         """Record one delivered alert; the id of the case it opened or updated."""
@@ -77,20 +81,22 @@ class Cases:
                 case = self._db.execute(
                     "SELECT id FROM cases WHERE engine_id = ? AND alert = ? AND "
                     "acknowledged_at IS NULL", (engine, alert["alert"])).fetchone()
+                detector = item.get("anomaly")  # the anomaly detector's answer, if served
                 values = (item.get("prediction"), json.dumps(item.get("explanation")),
-                          str((alert.get("model") or {}).get("version")))
+                          str((alert.get("model") or {}).get("version")),
+                          detector.get("score") if isinstance(detector, dict) else None)
                 if case:
                     case_id = case[0]
                     self._db.execute(
                         "UPDATE cases SET last = ?, alerts = alerts + 1, prediction = ?, "
-                        "explanation = ?, model_version = ? WHERE id = ?",
+                        "explanation = ?, model_version = ?, anomaly = ? WHERE id = ?",
                         (now, *values, case_id))
                 else:
                     where = self.lookup(engine) or {}
                     case_id = self._db.execute(
                         "INSERT INTO cases (engine_id, aircraft_id, tail_number, position, "
-                        "alert, opened, last, prediction, explanation, model_version) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "alert, opened, last, prediction, explanation, model_version, anomaly) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (engine, where.get("aircraft_id"), where.get("tail_number"),
                          where.get("position"), alert["alert"], now, now, *values)).lastrowid
                 if alert_id is not None:
@@ -183,7 +189,7 @@ def render(open_cases: list[dict], every: list[dict]) -> str:
     """The console's page: open cases by aircraft, the sensors behind each."""
     closed = len(every) - len(open_cases)
     rows = "".join(_row(c) for c in open_cases) or \
-        '<tr><td colspan="7" class="none">No engine needs inspection.</td></tr>'
+        '<tr><td colspan="8" class="none">No engine needs inspection.</td></tr>'
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Ground crew: engines to inspect</title>
 <style>
@@ -197,10 +203,12 @@ button {{ padding: .3rem .8rem; }}
 <h1>Engines to inspect</h1>
 <p id="summary"><span id="open-count">{len(open_cases)}</span> open,
 <span id="closed-count">{closed}</span> acknowledged. Each row is an engine that
-Shipyard's model flagged when its aircraft landed, with the sensors that weighed
-most in that prediction.</p>
+Shipyard flagged when its aircraft landed: a short predicted life, or readings the
+anomaly detector finds far from normal; with the sensors that weighed most in the
+life prediction.</p>
 <table id="cases"><thead><tr><th>Aircraft</th><th>Engine</th><th>Alert</th>
-<th>Predicted RUL (flights)</th><th>Where to look</th><th>Landings flagged</th><th></th>
+<th>Predicted RUL (flights)</th><th>Anomaly score</th><th>Where to look</th>
+<th>Landings flagged</th><th></th>
 </tr></thead><tbody>{rows}</tbody></table>
 </body></html>"""
 
@@ -213,10 +221,12 @@ def _row(case: dict) -> str:
         f'<small>({e(str(t["feature"]))} = {t["value"]})</small></li>'
         for t in why.get("top", []))
     rul = "" if case["prediction"] is None else f"{case['prediction']:.0f}"
+    odd = "" if case.get("anomaly") is None else f"{case['anomaly']:.2f}"
     return (f'<tr class="case" data-case="{case["id"]}" data-engine="{e(str(case["engine_id"]))}">'
             f'<td class="tail">{e(str(case["tail_number"] or "?"))}</td>'
             f'<td class="engine">#{case["position"] or "?"} · engine {e(str(case["engine_id"]))}'
             f'</td><td>{e(case["alert"])}</td><td class="rul">{rul}</td>'
+            f'<td class="anomaly">{odd}</td>'
             f'<td><ul class="why">{items}</ul></td><td class="count">{case["alerts"]}</td>'
             f'<td><form method="post" action="/api/cases/{case["id"]}/ack">'
             f'<input type="hidden" name="by" value="mechanic">'

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import math
+import multiprocessing
 import threading
 import time
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ class Landings:
     answered: int  # 200s
     failed: list[str]  # what went wrong with the others (status and body, or the error)
     latency_ms: np.ndarray  # per request, as its client saw it
-    items: pd.DataFrame  # each answered reading: engine, time and the answer's item
+    items: pd.DataFrame  # each answered reading: engine, time, prediction, anomaly score
 
     @property
     def p50_ms(self) -> float:
@@ -45,14 +46,60 @@ def land(url: str, rows: pd.DataFrame, columns: list[str], *, entity: str, time_
          aircraft: pd.Series, progress: Report, clients: int = CLIENTS) -> Landings:
     """Send every row of ``rows`` (raw readings, any order) to ``url``/predict, one per
     request, day by day; ``aircraft`` gives each row's aircraft, which decides the
-    client that sends it."""
+    client that sends it.
+
+    The clients run in a process of their own, as a ground system would: in the
+    server's process they would take the interpreter's lock from it."""
     rows = rows.sort_values([time_column, entity], kind="stable").reset_index(drop=True)
     days = pd.to_datetime(rows[time_column]).dt.normalize()
     lane = aircraft.reindex(rows.index).to_numpy().astype(np.int64) % clients \
         if len(rows) else np.empty(0, dtype=np.int64)
-    bodies = _bodies(rows, columns)
-    latency = np.full(len(rows), math.nan)
-    answers: list[dict | None] = [None] * len(rows)
+    _, day_of = np.unique(days.to_numpy(), return_inverse=True)
+    plan = [[np.flatnonzero((day_of == d) & (lane == k)) for k in range(clients)]
+            for d in range(int(day_of.max()) + 1 if len(rows) else 0)]
+    context = multiprocessing.get_context("spawn")  # no fork of a process with threads
+    said = context.Queue()
+    child = context.Process(target=_fly, args=(url, _bodies(rows, columns), plan, said),
+                            name="shipyard-landings", daemon=True)
+    child.start()
+    try:
+        for n in range(len(plan)):
+            _expect(said.get(timeout=600), "day", child)
+            progress("Aircraft landing: one request per engine", n + 1, len(plan))
+        latency, answers, failed = _expect(said.get(timeout=600), "done", child)
+    finally:
+        child.join(timeout=30)
+        if child.is_alive():
+            child.kill()
+    done = [i for i, a in enumerate(answers) if a is not None]
+    items = pd.DataFrame({entity: rows[entity].to_numpy()[done],
+                          time_column: rows[time_column].to_numpy()[done],
+                          "prediction": [answers[i][0] for i in done],
+                          # the anomaly detector's, when one answers beside (serve.companions)
+                          "anomaly_score": [answers[i][1] for i in done]})
+    return Landings(len(rows), len(done), failed, latency[~np.isnan(latency)], items)
+
+
+def _expect(message: tuple, kind: str, child) -> object:
+    if message[0] == "failed":
+        raise RuntimeError(f"the landing clients ({child.name}) failed: {message[1]}")
+    return message[1]
+
+
+def _fly(url: str, bodies: list[bytes], plan: list[list[np.ndarray]], said) -> None:
+    """The clients: each day, one thread per client sends its readings in order;
+    ``said`` gets ("day", n) after each day, then ("done", results)."""
+    try:
+        said.put(("done", _days(url, bodies, plan, said)))
+    except BaseException as exc:
+        said.put(("failed", f"{type(exc).__name__}: {exc}"))
+        raise
+
+
+def _days(url: str, bodies: list[bytes], plan: list[list[np.ndarray]], said
+          ) -> tuple[np.ndarray, list, list[str]]:
+    latency = np.full(len(bodies), math.nan)
+    answers: list[tuple[float, float] | None] = [None] * len(bodies)
     failed: list[str] = []
     lock = threading.Lock()
     target = urlsplit(url)
@@ -69,33 +116,28 @@ def land(url: str, rows: pd.DataFrame, columns: list[str], *, entity: str, time_
                 continue
             latency[i] = (time.perf_counter() - started) * 1000
             if status == 200:
-                answers[i] = orjson.loads(body)["predictions"][0]
+                item = orjson.loads(body)["predictions"][0]
+                answers[i] = (item["prediction"],
+                              item["anomaly"]["score"] if "anomaly" in item else math.nan)
             else:
                 with lock:
                     failed.append(f"reading {i}: HTTP {status}: {body[:200].decode()}")
 
-    connections = [[None] for _ in range(clients)]
-    unique_days = days.unique()
+    connections = [[None] for _ in range(len(plan[0]) if plan else 0)]
     try:
-        for n, day in enumerate(unique_days):
-            today = np.flatnonzero((days == day).to_numpy())
-            threads = [threading.Thread(target=send, args=(today[lane[today] == k],
-                                                           connections[k]))
-                       for k in range(clients)]
+        for lanes in plan:
+            threads = [threading.Thread(target=send, args=(today, connections[k]))
+                       for k, today in enumerate(lanes)]
             for thread in threads:
                 thread.start()
             for thread in threads:
                 thread.join()
-            progress("Aircraft landing: one request per engine", n + 1, len(unique_days))
+            said.put(("day", len(failed)))
     finally:
         for box in connections:
             if box[0] is not None:
                 box[0].close()
-    done = [i for i, a in enumerate(answers) if a is not None]
-    items = pd.DataFrame({entity: rows[entity].to_numpy()[done],
-                          time_column: rows[time_column].to_numpy()[done],
-                          "prediction": [answers[i]["prediction"] for i in done]})
-    return Landings(len(rows), len(done), failed, latency[~np.isnan(latency)], items)
+    return latency, answers, failed
 
 
 def _bodies(rows: pd.DataFrame, columns: list[str]) -> list[bytes]:

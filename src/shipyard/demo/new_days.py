@@ -17,6 +17,7 @@ import pandas as pd
 
 from shipyard import loop, monitor, registry
 from shipyard.data import fleet, fleet_sql
+from shipyard.data.fleet_change import ACQUIRED_VARIANT
 from shipyard.data.sources import duckdb_path
 from shipyard.demo import landings, traffic
 from shipyard.monitor.store import LogStore
@@ -39,6 +40,9 @@ class Fortnight:
     served_after: str
     report: Path
     landings: landings.Landings
+    # The anomaly detector's mean score on the new days' readings: the acquired
+    # engine type, and the rest of the fleet
+    unusual: dict[str, float] | None = None
 
 
 def fortnight(project: Project, workspace: Workspace, url: str, state, *, aircraft: int,
@@ -73,7 +77,19 @@ def fortnight(project: Project, workspace: Workspace, url: str, state, *, aircra
     finally:
         store.close()
     return Fortnight(arrived.readings, labelled, checked, decision, before,
-                     state.engine.card.version, report, arrived)
+                     state.engine.card.version, report, arrived, _unusual(rows, arrived))
+
+
+def _unusual(rows: pd.DataFrame, arrived: landings.Landings) -> dict[str, float] | None:
+    """The detector's mean score on the acquired engines' readings and on the rest."""
+    scores = arrived.items.dropna(subset=["anomaly_score"])
+    if scores.empty:
+        return None
+    variant = rows.drop_duplicates("engine_id").set_index("engine_id")["engine_variant"]
+    new = scores["engine_id"].map(variant).eq(ACQUIRED_VARIANT).to_numpy()
+    score = scores["anomaly_score"].to_numpy()
+    return {ACQUIRED_VARIANT: float(score[new].mean()) if new.any() else float("nan"),
+            "the rest": float(score[~new].mean()) if (~new).any() else float("nan")}
 
 
 def _append(project: Project, tables: dict[str, pd.DataFrame]) -> None:

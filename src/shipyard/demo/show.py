@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+from collections import Counter
 from pathlib import Path
 
 from rich.console import Console
@@ -25,6 +26,7 @@ def first(console: Console, result, inspect_below: int) -> None:
         f"RMSE {ev.metrics['rmse']:.1f}, MAE {ev.metrics['mae']:.1f}, R² {ev.metrics['r2']:.3f} "
         f"(constant predictor RMSE {ev.baseline_metrics['rmse']:.1f})\n"
         f"  Served        {_path(result, outcome.version)}\n"
+        f"{_detector(result)}"
         f"  Flagged       {flagged} of {len(result.predictions)} engines on wing\n"
         f"{_crew(result.crew)}", soft_wrap=True)
     costs(console, ev)
@@ -61,6 +63,12 @@ def second(console: Console, result, inspect_below: int) -> None:
         f"p99 {arrived.p99_ms:.1f} ms", soft_wrap=True)
     for problem in arrived.failed[:5]:
         console.print(f"    [red]{problem}[/]", soft_wrap=True)
+    if later.unusual:
+        new, rest = later.unusual.items()
+        console.print(
+            f"  Detector      mean anomaly score {new[1]:.2f} on the {new[0]} engines' "
+            f"readings, {rest[1]:.2f} on {rest[0]}: it has never seen a healthy {new[0]}, "
+            f"so it finds them all unusual until it is trained on them", soft_wrap=True)
     console.print(pass_table(later.check))
     decision = later.decision
     console.print(_decision(decision))
@@ -75,16 +83,35 @@ def second(console: Console, result, inspect_below: int) -> None:
         soft_wrap=True)
 
 
+def _detector(result) -> str:
+    """The anomaly detector served beside the RUL model: its holdout ranking of the
+    readings of engines about to fail, and what it scores the fleet now."""
+    run = result.detector
+    if run is None:
+        return ""
+    ev, card = run.evaluation, run.card
+    share = ev.baseline_metrics.get("pr_auc")
+    line = (f"  Detector      {card.name} version {run.version} ({card.estimator}), served "
+            f"beside it: holdout ROC-AUC {ev.metrics['roc_auc']:.3f}, PR-AUC "
+            f"{ev.metrics['pr_auc']:.3f}" + (f" (constant {share:.3f})" if share else "")
+            + " for readings within 30 flights of a failure\n")
+    return line
+
+
 def _crew(summary) -> str:
     """What reached the ground crew: the alert deliveries, the engines and aircraft
     they name, and the cases acknowledged."""
     if summary is None:
         return ""
     planes = {c["tail_number"] for c in summary.open}
+    engines = {c["engine_id"] for c in summary.open}
     explained = sum(1 for c in summary.cases if c["explanation"])
-    line = (f"  Ground crew   {summary.received:,} alerts delivered to the console: "
-            f"{len(summary.open)} engines on {len(planes)} aircraft to inspect, "
-            f"{explained} of {len(summary.cases)} with the sensors behind the prediction")
+    rules = Counter(c["alert"] for c in summary.cases)
+    line = (f"  Ground crew   {summary.received:,} alerts delivered to the console "
+            f"({', '.join(f'{n:,} {rule}' for rule, n in sorted(rules.items()))} cases): "
+            f"{len(engines)} engines on {len(planes)} aircraft to inspect, "
+            f"{explained} of {len(summary.cases)} cases with the sensors behind the RUL "
+            f"prediction")
     if summary.acknowledged:
         line += f"; {len(summary.acknowledged)} acknowledged by line maintenance"
     return line

@@ -45,6 +45,7 @@ class State:
     monitoring: Any = None  # shipyard.serve.monitoring.Monitoring: passes and their gauges
     watcher: Any = None  # shipyard.serve.reload.Watcher
     entities: Any = None  # shipyard.serve.history.Service: readings scored from history
+    companions: tuple = ()  # shipyard.serve.companions.Companion, kept across new versions
     history: list[dict] = field(default_factory=list)  # versions served, newest last
 
     @property
@@ -86,7 +87,7 @@ def settle_memory() -> None:
 def create_app(model: LoadedModel, *, settings: Serve | None = None,
                max_rows: int | None = None, max_body_bytes: int | None = None,
                source=None, keys=None, alerts=None, log=None, entities=None,
-               extra_routes: list | None = None):
+               companions: tuple = (), extra_routes: list | None = None):
     """The ASGI app that serves ``model`` with ``settings`` (the project file's
     ``serve`` section). ``source`` (see :mod:`shipyard.serve.reload`) lets the
     app follow the registry's champion alias; ``keys`` guards routes; ``alerts``
@@ -94,6 +95,7 @@ def create_app(model: LoadedModel, *, settings: Serve | None = None,
     records them, gives them ids and takes their true labels at ``POST /feedback``;
     ``entities`` (a :class:`~shipyard.serve.history.Service`) keeps each entity's
     readings, so a model with series features answers one new reading at a time.
+    ``companions`` (see :mod:`shipyard.serve.companions`) answer every row too.
     The app closes ``log`` and ``entities`` when it stops."""
     settings = settings or Serve()
     updates = {k: v for k, v in (("max_rows", max_rows), ("max_body_bytes", max_body_bytes))
@@ -102,12 +104,12 @@ def create_app(model: LoadedModel, *, settings: Serve | None = None,
         raise ValueError(f"max_rows and max_body_bytes must be >= 1, got {updates}")
     settings = settings.model_copy(update=updates)
     metrics = Metrics()
-    engine = engine_for(model, settings.fast_path)
+    engine = engine_for(model, settings.fast_path, companions)
     if entities is not None:
         engine = entities.wrap(engine)
     batcher = Batcher(settings.batching, on_batch=metrics.batch)
     state = State(engine, settings, batcher, metrics, keys=keys, alerts=alerts, log=log,
-                  entities=entities)
+                  entities=entities, companions=companions)
     metrics.set_version(engine.card.version)
     metrics.log = log
     state.history.append(_served(engine))
@@ -257,7 +259,8 @@ async def openapi_endpoint(request: Request) -> Response:
                            max_body_bytes=state.settings.max_body_bytes,
                            alerts=state.alerts is not None, feedback=state.log is not None,
                            history=state.engine.history.describe()
-                           if state.engine.history is not None else None)
+                           if state.engine.history is not None else None,
+                           companions={c.key: c.card for c in state.companions})
     return responses.json_response(doc)
 
 

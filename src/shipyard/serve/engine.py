@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property, partial
 
 import numpy as np
@@ -30,6 +30,7 @@ class Engine:
     probe: Callable[[], predict.Scores] | None = None  # the compiled graph on a probe row
     fast: object = None  # the FastModel behind `score` on the ONNX path
     history: object = None  # shipyard.serve.history.Stateful: readings scored from history
+    companions: tuple = ()  # shipyard.serve.companions.Companion: they answer each row too
 
     @property
     def stateful(self) -> bool:
@@ -63,16 +64,19 @@ class Engine:
 
         out = {"path": self.path, **({"note": self.note} if self.note else {}),
                "steps": listing(self.model.pipeline, compiled=self.path == ONNX)}
+        if self.companions:
+            out["companions"] = {c.key: c.describe() for c in self.companions}
         if self.history is not None:
             out["history"] = self.history.describe()
         return out
 
 
-def engine_for(model: LoadedModel, fast: bool = True) -> Engine:
-    """An engine for ``model``. An ONNX engine is checked on a probe row first and
-    replaced by the Python pipeline if it fails. (The pipeline itself is not
-    probed: steps such as per-entity series features rightly refuse a row with
-    no entity, and the pipeline is the one that was evaluated.)"""
+def engine_for(model: LoadedModel, fast: bool = True, companions: tuple = ()) -> Engine:
+    """An engine for ``model``, with ``companions`` answering each row too. An ONNX
+    engine is checked on a probe row first and replaced by the Python pipeline if
+    it fails. (The pipeline itself is not probed: steps such as per-entity series
+    features rightly refuse a row with no entity, and the pipeline is the one that
+    was evaluated.)"""
     engine = _choose(model, fast)
     if engine.path == ONNX:
         try:
@@ -83,7 +87,21 @@ def engine_for(model: LoadedModel, fast: bool = True) -> Engine:
             engine = _python(model, note)
     if engine.path == PYTHON:
         log.info("version %s serves the Python pipeline: %s", model.card.version, engine.note)
+    if companions:
+        from shipyard.serve import companions as companion
+
+        companion.check(companions, model.card)
+        engine = replace(engine, score=partial(_with_companions, engine.score, companions),
+                         companions=companions)
     return engine
+
+
+def _with_companions(score, companions, batch: Batch) -> predict.Scores:
+    from shipyard.serve.companions import merge
+
+    scores = score(batch)
+    extra = merge(scores.extra, [c.score(batch) for c in companions], batch.n_rows)
+    return replace(scores, extra=extra)
 
 
 def _choose(model: LoadedModel, fast: bool) -> Engine:

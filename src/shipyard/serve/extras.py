@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 
-def build(project, workspace, model):
+def build(project, workspace, model, companions=()):
     """(keys, alert sink, extra routes) for ``project``. Keys are always loaded
-    (admin routes need them); alerts only when the project file declares rules.
+    (admin routes need them); alerts only when the project file declares rules,
+    which may name the ``companions``' answers (``anomaly.score > 0.6``).
     Raises a :class:`~shipyard.errors.ShipyardError` for bad keys or rules."""
     from shipyard.serve import alerts, auth
 
     keys = auth.Keys.load(project.serve.auth, project.root)
     if not project.serve.alerts:
         return keys, None, []
-    rules = alerts.Rules.compile(list(project.serve.alerts), model.card)
+    rules = alerts.Rules.compile(list(project.serve.alerts), model.card,
+                                 {c.key: c.card for c in companions})
     store = alerts.AlertStore(workspace.root / "alerts.db")
     sink = alerts.AlertSink(rules, store, model.card)
     return keys, sink, alerts.routes(store, keys)

@@ -271,11 +271,13 @@ def _history_paths() -> dict[str, Any]:
 
 def document(card: ModelCard, *, max_rows: int, max_body_bytes: int,
              alerts: bool = False, feedback: bool = False,
-             history: dict | None = None) -> dict[str, Any]:
+             history: dict | None = None,
+             companions: dict[str, ModelCard] | None = None) -> dict[str, Any]:
     """The whole OpenAPI document for a server of ``card``'s model; ``alerts`` adds
     the alert routes (served when the project declares alert rules), ``feedback``
     the request ids and ``POST /feedback`` (served with a prediction log), ``history``
-    (the history store's description) the raw-reading contract and ``/history``."""
+    (the history store's description) the raw-reading contract and ``/history``,
+    ``companions`` (key -> card) their answers in each prediction."""
     return {
         "openapi": OPENAPI_VERSION,
         "info": {"title": f"{card.name} ({card.task})", "version": card.version or "unregistered",
@@ -286,7 +288,7 @@ def document(card: ModelCard, *, max_rows: int, max_body_bytes: int,
                                 f"{{\"error\": one line, \"details\": [...]}}. {SECURITY_NOTE}"},
         "paths": paths(card, max_rows, max_body_bytes, alerts, feedback, history),
         "components": {
-            "schemas": schemas(card, max_rows, alerts, feedback, history),
+            "schemas": schemas(card, max_rows, alerts, feedback, history, companions),
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer",
                            "description": "'Authorization: Bearer KEY'. " + SECURITY_NOTE},

@@ -104,11 +104,17 @@ def label_schema(card: ModelCard) -> dict[str, Any]:
     return {"enum": [plain(c) for c in card.classes], "description": "The predicted class."}
 
 
-def prediction_schema(card: ModelCard, ids: bool = False,
-                      history: dict | None = None) -> dict[str, Any]:
+def prediction_schema(card: ModelCard, ids: bool = False, history: dict | None = None,
+                      companions: dict[str, ModelCard] | None = None) -> dict[str, Any]:
     """One item of ``predictions``, for the card's task; ``ids``: with its request id
-    (a server with a prediction log); ``history``: with what the history store held."""
+    (a server with a prediction log); ``history``: with what the history store held;
+    ``companions``: each companion's answer under its key."""
     found = _prediction_schema(card)
+    for key, other in (companions or {}).items():
+        found["properties"][key] = {**_prediction_schema(other),
+                                    "description": f"{other.name} version {other.version}'s "
+                                                   f"answer for this row (serve.companions)."}
+        found["required"].append(key)
     if history:
         found["properties"].update({
             "history_rows": {"type": "integer", "minimum": 1, "maximum": history["history_rows"],
@@ -215,7 +221,8 @@ def _feedback_schemas(card: ModelCard, max_rows: int) -> dict[str, Any]:
 
 
 def schemas(card: ModelCard, max_rows: int, alerts: bool = False,
-            feedback: bool = False, history: dict | None = None) -> dict[str, Any]:
+            feedback: bool = False, history: dict | None = None,
+            companions: dict[str, ModelCard] | None = None) -> dict[str, Any]:
     model = closed_object({"name": {"type": "string"}, "version": {"type": ["string", "null"]}})
     reload_error = closed_object({"error": {"type": "string"},
                                   "version": {"type": ["string", "null"]},
@@ -225,7 +232,8 @@ def schemas(card: ModelCard, max_rows: int, alerts: bool = False,
         "Rows": _rows(component("Row"), max_rows),
         "PositionalRow": positional_schema(card),
         "Model": model,
-        "Prediction": prediction_schema(card, ids=feedback, history=history),
+        "Prediction": prediction_schema(card, ids=feedback, history=history,
+                                        companions=companions),
         "PredictResponse": closed_object(
             {"model": component("Model"),
              "predictions": {"type": "array", "items": component("Prediction"), "minItems": 1}},

@@ -46,6 +46,7 @@ class Watcher:
         self.last_error: dict | None = None
         self.last_check: str | None = None
         self._failed: str | None = None  # the version that failed; skipped until the alias moves
+        self._companion_failed: dict[str, str | None] = {}  # key -> its version that failed
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -82,12 +83,14 @@ class Watcher:
         if wanted == current:
             self._failed = None
             self.last_error = None
-            return {"ok": True, "version": current, "changed": False}
+            return self._follow_companions() or {"ok": True, "version": current,
+                                                 "changed": False}
         if wanted == self._failed and not force:
             return {"ok": False, "version": current, "changed": False, **(self.last_error or {})}
         started = time.perf_counter()
         try:
-            engine = engine_for(self.source.load(wanted), self.state.settings.fast_path)
+            engine = engine_for(self.source.load(wanted), self.state.settings.fast_path,
+                                self.state.companions)
         except Exception as exc:
             self._failed = wanted
             self.state.metrics.count("reload_failures")
@@ -97,6 +100,43 @@ class Watcher:
         self.last_error = None
         return {"ok": True, "version": wanted, "previous": current, "changed": True,
                 "seconds": round(time.perf_counter() - started, 3)}
+
+    def _follow_companions(self) -> dict | None:
+        """Serve each companion's new champion (serve.companions), if one moved; the
+        served version stays. A companion that fails to load keeps its old version."""
+        from shipyard.serve import companions
+
+        state, changed, problems = self.state, [], []
+        fresh = list(state.companions)
+        for i, companion in enumerate(state.companions):
+            key, wanted = companion.key, None
+            try:
+                wanted = companion.source.version() if companion.source else None
+                if wanted is None or wanted in (companion.card.version,
+                                                self._companion_failed.get(key)):
+                    continue
+                fresh[i] = companions.on_version(companion, wanted)
+            except Exception as exc:
+                self._companion_failed[key] = wanted
+                problems.append(f"companion {key} version {wanted}: "
+                                f"{str(exc).splitlines()[0] if str(exc) else repr(exc)}")
+                continue
+            self._companion_failed.pop(key, None)
+            changed.append(f"{key} {companion.card.version} -> {wanted}")
+        if problems:
+            log.error("companion reload: %s; it keeps serving as it was", "; ".join(problems))
+        if not changed:
+            return None
+        try:
+            engine = engine_for(state.engine.model, state.settings.fast_path, tuple(fresh))
+        except Exception as exc:
+            log.error("companion reload: %s; serving the companions as they were", exc)
+            return None
+        state.companions = tuple(fresh)
+        state.swap(engine)
+        log.info("companions now served: %s", ", ".join(changed))
+        return {"ok": True, "version": engine.card.version, "changed": False,
+                "companions": changed}
 
     def _failure(self, version: str | None, message: str) -> dict:
         log.error("champion reload: %s%s; still serving version %s",

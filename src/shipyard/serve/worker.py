@@ -23,20 +23,21 @@ def app_for(project, model=None):
     """The app serving ``project``'s champion (``model`` if already loaded), following
     the registry's alias, with the project's keys, alert rules and prediction log."""
     from shipyard import registry
-    from shipyard.serve import extras
+    from shipyard.serve import companions, extras
     from shipyard.serve.app import create_app
     from shipyard.serve.reload import RegistrySource
     from shipyard.workspace import Workspace
 
     workspace = Workspace.of(project)
     model = model or registry.load(workspace, project.name)
-    keys, alerts, routes = extras.build(project, workspace, model)
+    others = companions.load(project)
+    keys, alerts, routes = extras.build(project, workspace, model, others)
     log = extras.prediction_log(project, workspace)
     watch, board = extras.monitoring(project, workspace) if log else (None, [])
     app = create_app(model, settings=project.serve,
                      source=RegistrySource(workspace, project.name),
                      keys=keys, alerts=alerts, log=log,
-                     entities=extras.entities(project, workspace),
+                     entities=extras.entities(project, workspace), companions=others,
                      extra_routes=[*routes, *board])
     if watch is not None:
         watch.state = app.state

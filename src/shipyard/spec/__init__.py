@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from shipyard.errors import SpecError
-from shipyard.spec import checks, env, messages, yamlpos
+from shipyard.spec import checks, env, extends, messages, yamlpos
 from shipyard.spec.gates import (
     DataGate,
     FairnessGate,
@@ -84,6 +84,9 @@ def parse(text: str, name: str = "shipyard.yaml", file: Path | None = None,
         raise SpecError(f"{name}: expected a mapping of keys (name, source, target, ...), "
                         f"got {messages.show(data)}")
     problems = [(p.line, p.message) for p in dups]
+    if "extends" in data:
+        data = extends.resolve(data, name, file)
+        text = extends.text_of(data, name)
     data, unset = env.expand(data, environ)
     problems += [(yamlpos.line_of(lines, path), f"{yamlpos.dotted(path)}: {msg}")
                  for path, msg in unset]

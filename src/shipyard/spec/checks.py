@@ -19,7 +19,8 @@ def check(project: Project, sources: bool = True) -> list[Problem]:
     """Every problem; with ``sources=False`` the source's files need not exist (a run
     reproduced from its snapshot reads no source)."""
     return [*_metrics(project), *_models(project), *_split(project), *_columns(project),
-            *(_source(project) if sources else []), *_label(project), *_prepare(project),
+            *(_source(project) if sources else []),
+            *(_companions(project) if sources else []), *_label(project), *_prepare(project),
             *_anomaly(project), *_costs(project), *gate_checks.check(project)]
 
 
@@ -196,6 +197,13 @@ def _prepare(p: Project) -> list[Problem]:
                 out.append((("models", i, "name"), f"{cls.__name__} takes no class weights; "
                             "use another prepare.imbalance.method or drop this model"))
     return out
+
+
+def _companions(p: Project) -> list[Problem]:
+    """A companion's project file must be there; it is read when the server starts
+    (it extends this file, so reading it here would go round in a circle)."""
+    return [(("serve", "companions", key), f"no project file at {p.resolve(file)}")
+            for key, file in p.serve.companions.items() if not p.resolve(file).is_file()]
 
 
 def _costs(p: Project) -> list[Problem]:

@@ -193,6 +193,11 @@ class History(Strict):
         return value
 
 
+# What an answer's items already hold, so a companion may not be called that.
+ANSWER_KEYS = ("prediction", "probability", "probabilities", "score", "history_rows",
+               "history_note", "duplicate", "request_id")
+
+
 class Serve(Strict):
     host: str = "127.0.0.1"
     port: Port = 8000
@@ -206,6 +211,21 @@ class Serve(Strict):
     auth: Auth = Auth()
     alerts: list[Alert] = []
     history: History = History()
+    # Other projects' champions that answer every request too, each under its key:
+    # {anomaly: anomaly.yaml} adds "anomaly": {"prediction", "score"} to each answer.
+    companions: dict[str, str] = {}
+
+    @field_validator("companions")
+    @classmethod
+    def _companion_keys(cls, companions: dict[str, str]) -> dict[str, str]:
+        for key in companions:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+                raise ValueError(f"the companion key {key!r} is not a plain name "
+                                 "(letters, digits, _)")
+            if key in ANSWER_KEYS:
+                raise ValueError(f"the companion key {key!r} is a key of the answer already; "
+                                 f"answers use {', '.join(ANSWER_KEYS)}")
+        return companions
 
     @field_validator("alerts")
     @classmethod

@@ -54,20 +54,25 @@ class Rules:
         return len(self.rules)
 
     @classmethod
-    def compile(cls, alerts: list[Alert], card: ModelCard) -> Rules:
-        """Check every field and value against ``card`` and compile the tests;
-        raises :class:`AlertConfigError` listing every problem."""
+    def compile(cls, alerts: list[Alert], card: ModelCard,
+                companions: dict[str, ModelCard] | None = None) -> Rules:
+        """Check every field and value against ``card`` (``key.field`` against the
+        companion answering under ``key``) and compile the tests; raises
+        :class:`AlertConfigError` listing every problem."""
+        companions = companions or {}
         problems, rules = [], []
         for alert in alerts:
             groups = []
             for group in alert.condition.any_of:
                 tests = []
                 for comp in group:
-                    problem = _problem(comp, card)
+                    problem = _problem(comp, card, companions)
                     if problem:
                         problems.append(f"alert '{alert.name}' ({alert.when!r}): {problem}")
                     else:
-                        tests.append(_test(comp))
+                        owner = comp.field.partition(".")[0]
+                        tests.append(_test(comp, nested=owner in companions
+                                           and comp.field not in card.schema.names))
                 groups.append(tuple(tests))
             quiet = seconds(alert.repeat_after) if alert.repeat_after else None
             rules.append(Rule(alert.name, alert.when, tuple(groups), alert.webhook,
@@ -85,17 +90,35 @@ class Rules:
                 for rule in self.rules if rule.matches(row, item)]
 
 
-def fields(card: ModelCard) -> list[str]:
-    """What a condition may name for this model."""
-    names = ["prediction", *(["probability"] if card.task == BINARY else []),
-             *(["score"] if card.task == ANOMALY else []), *card.schema.names]
+ANSWERED = ("prediction", "probability", "score")  # what a model's answer holds
+
+
+def fields(card: ModelCard, companions: dict[str, ModelCard] | None = None) -> list[str]:
+    """What a condition may name for this model (and its companions' answers)."""
+    names = [*_answered(card), *card.schema.names]
     if card.entity and card.entity not in names:
         names.append(card.entity)
+    for key, other in (companions or {}).items():
+        names += [f"{key}.{name}" for name in _answered(other)]
     return names
 
 
-def _problem(comp: Comparison, card: ModelCard) -> str | None:
+def _answered(card: ModelCard) -> list[str]:
+    return ["prediction", *(["probability"] if card.task == BINARY else []),
+            *(["score"] if card.task == ANOMALY else [])]
+
+
+def _problem(comp: Comparison, card: ModelCard,
+             companions: dict[str, ModelCard] | None = None) -> str | None:
     """Why ``comp`` cannot work for ``card``, or None."""
+    key, dot, rest = comp.field.partition(".")
+    if dot and key in (companions or {}) and comp.field not in card.schema.names:
+        if rest not in ANSWERED:
+            known = _answered(companions[key])
+            return (f"'{key}' answers {', '.join(f'{key}.{n}' for n in known)}; "
+                    f"'{comp.field}' is not one of them")
+        found = _problem(Comparison(rest, comp.op, comp.value), companions[key])
+        return found and f"{key}: {found}"
     text = isinstance(comp.value, str)
     if comp.field == "prediction" and card.task == ANOMALY:
         return "an anomaly flag is true or false; write prediction == 1" if text else None
@@ -132,14 +155,18 @@ def _problem(comp: Comparison, card: ModelCard) -> str | None:
         return None
     if comp.field == card.entity:
         return None
-    known = fields(card)
+    known = fields(card, companions)
     return f"unknown field '{comp.field}'{did_you_mean(comp.field, known)}; " \
            f"known: {', '.join(known)}"
 
 
-def _test(comp: Comparison) -> Test:
+def _test(comp: Comparison, nested: bool = False) -> Test:
     compare, value, key = _COMPARE[comp.op], comp.value, comp.field
-    in_item = key in ("prediction", "probability", "score")
+    if nested:  # a companion's answer: item["anomaly"]["score"]
+        owner, _, rest = key.partition(".")
+        inner = _test(Comparison(rest, comp.op, comp.value))
+        return lambda row, item: isinstance(item.get(owner), dict) and inner(row, item[owner])
+    in_item = key in ANSWERED
 
     if isinstance(value, str):
         def test(row: dict, item: dict) -> bool:

@@ -128,7 +128,7 @@ def _compile(pipeline, card: ModelCard, sample: pd.DataFrame,
     expected = scores_python(pipeline, card, batch)
     bound = Bound.of(card, expected, scale)
     schema = _graph_schema(parts, frame, card)
-    model = builder.build(pipeline, schema, card.task, card.classes)
+    model = builder.build(pipeline, schema, card.task, _classes(card))
     chosen = {p.key: p.value for p in model.metadata_props}[MODEL_INPUT]
     try:
         return _verified(model.SerializeToString(), pipeline, card, frame, batch, expected,
@@ -141,7 +141,7 @@ def _compile(pipeline, card: ModelCard, sample: pd.DataFrame,
     # none for double), or the model may compute otherwise than its choice implies.
     other = FLOAT if chosen == DOUBLE else DOUBLE
     try:
-        model = builder.build(pipeline, schema, card.task, card.classes, other)
+        model = builder.build(pipeline, schema, card.task, _classes(card), other)
         return _verified(model.SerializeToString(), pipeline, card, frame, batch, expected,
                          bound, other)
     except ModelStepFailed:
@@ -232,7 +232,7 @@ def _check_splits(onnx_bytes: bytes, pipeline, card: ModelCard, frame: pd.DataFr
         expected = np.asarray(parts.model.predict(probe), dtype=np.float64).reshape(-1, 1)
     else:
         expected = np.asarray(parts.model.predict_proba(probe), dtype=np.float64)
-    alone = builder.model_only(pipeline, base.shape[1], card.task, card.classes,
+    alone = builder.model_only(pipeline, base.shape[1], card.task, _classes(card),
                                FLOAT if dtype == FLOAT else DOUBLE)
     session = ort.InferenceSession(alone.SerializeToString(),
                                    providers=["CPUExecutionProvider"])
@@ -282,3 +282,9 @@ def _probes(base: np.ndarray, splits: list[tuple[int, float]]) -> np.ndarray:
             row[feature] = value
             rows.append(row)
     return np.ascontiguousarray(rows, dtype=np.float64)
+
+
+def _classes(card) -> tuple:
+    """The probability columns the graph gives: none for an anomaly detector, whose
+    card lists the classes of the labels it is judged on, not of its output."""
+    return () if card.task == ANOMALY else tuple(card.classes)

@@ -21,6 +21,11 @@ def stateful(engine, store: HistoryStore | None, retention: int | None = None):
     if store is None or series_step(engine.model.pipeline) is None:
         return engine
     history = Stateful(engine.model, store, retention, fast=engine.fast)
+    if engine.companions:
+        from shipyard.serve.companions import check
+
+        check(engine.companions, engine.card, history)
+        history.companions = engine.companions
     return replace(engine, score=history.score, history=history)
 
 

@@ -16,6 +16,7 @@ import orjson
 import pandas as pd
 
 from shipyard.prepare.series import SeriesFeatures
+from shipyard.serve.companions import merge
 from shipyard.serve.history.store import HistoryStore, Layout, numbers_of, texts_of
 from shipyard.serve.predict import Batch, Scores, predict_frame
 
@@ -58,6 +59,7 @@ class Stateful:
         inner = getattr(self.model.pipeline, "estimator_", self.model.pipeline)
         self.rest = inner[1:]  # everything after the series step (a view of the pipeline)
         self.wanted = [*self.step.series_, *([self.step.regime] if self.step.regime else [])]
+        self.companions = ()  # they read the same history (serve.companions)
 
     def describe(self) -> dict:
         return {"entity": self.step.entity, "time": self.step.time,
@@ -113,11 +115,15 @@ class Stateful:
         for name in self.wanted:
             if name in self.layout.texts:
                 history[name] = texts_of(flat, self.store.layout, name)
-        features = self.step.features_at(history, np.concatenate(first), np.asarray(at),
-                                         np.asarray(elapsed, dtype=np.float64))
+        first, at = np.concatenate(first), np.asarray(at)
+        elapsed = np.asarray(elapsed, dtype=np.float64)
+        features = self.step.features_at(history, first, at, elapsed)
         for name in self.step.passthrough_:
             features[name] = batch.columns[name]
         scores = self._rest(features, batch.n_rows)
+        if self.companions:
+            extra = merge(extra, [c.score_history(history, first, at, elapsed, batch)
+                                  for c in self.companions], batch.n_rows)
         names = self.step.feature_names_out_
         return Scores(values=scores.values, proba=scores.proba, extra=extra,
                       features={k: features[k] for k in names})
