@@ -105,6 +105,14 @@ MODELS: dict[str, Entry] = {
                                   detector="sklearn.neighbors.LocalOutlierFactor"),
 }
 DETECTORS = tuple(name for name, entry in MODELS.items() if entry.detector)
+# Names people write for the linear classifier (LogisticRegression): a classification
+# project reads them as "linear".
+CLASSIFIER_ALIASES = {"logistic": "linear", "logistic_regression": "linear"}
+
+
+def canonical(name: str, task: str) -> str:
+    """The catalogue name ``name`` stands for on ``task``."""
+    return CLASSIFIER_ALIASES.get(name, name) if task in ("binary", "multiclass") else name
 
 
 def default_space(name: str, task: str) -> dict[str, Any]:
@@ -130,6 +138,12 @@ def is_dotted(name: str) -> bool:
 
 def estimator_class(name: str, task: str) -> type:
     """The estimator class that ``name`` means for ``task``."""
+    name = canonical(name, task)
+    if name in CLASSIFIER_ALIASES:
+        raise UnknownModel(f"'{name}' is the linear classifier (LogisticRegression), for "
+                           f"binary and multiclass tasks; this task is {task}: "
+                           + ("use 'linear' (Ridge)" if task == REGRESSION else
+                              f"use {' or '.join(DETECTORS)}"))
     if name in MODELS:
         path = MODELS[name].path(task)
         if path is None and task == ANOMALY:

@@ -60,3 +60,15 @@ def test_importance_is_off_unless_asked():
     X, rng = _frame(200, 13)
     y = X["signal"] + rng.normal(0, 0.1, 200)
     assert evaluate(Ridge().fit(X, y), X, y, task="regression").importance is None
+
+
+def test_columns_scored_in_threads_give_what_one_thread_gives(monkeypatch):
+    from shipyard.evaluate import importance
+
+    X, rng = _frame(600, 12)
+    y = 2 * X["signal"] + rng.normal(0, 0.5, 600)
+    model = Ridge().fit(X[:300], y[:300])
+    threaded = importance.permutation(model, X[300:], y[300:], task="regression", seed=5)
+    monkeypatch.setattr(importance, "MAX_THREADS", 1)
+    alone = importance.permutation(model, X[300:], y[300:], task="regression", seed=5)
+    assert threaded == alone

@@ -7,6 +7,7 @@ import pytest
 
 from shipyard import spec
 from shipyard.errors import SpecError
+from tests import helpers
 
 GOOD = """\
 name: fleet-rul
@@ -172,3 +173,16 @@ def test_environment_variables_expand(monkeypatch):
         spec.parse(text, name="p.yaml")
     assert caught.value.details[0].startswith(
         "p.yaml:3: source.url: the environment variable NOT_SET_ANYWHERE is not set")
+
+
+@pytest.mark.parametrize("name", ["logistic", "logistic_regression"])
+def test_logistic_is_the_linear_classifier(name):
+    binary = helpers.project(task="binary", target="label",
+                             models=f"[{{name: {name}, search: auto}}]",
+                             extra="positive_class: 'Yes'")
+    assert [m.name for m in binary.models] == ["linear"]
+    with pytest.raises(SpecError) as caught:
+        helpers.project(task="regression", models=f"[{{name: {name}}}]")
+    assert (f"models[0].name: '{name}' is the linear classifier (LogisticRegression), for "
+            "binary and multiclass tasks; this task is regression: use 'linear' (Ridge)"
+            ) in str(caught.value)

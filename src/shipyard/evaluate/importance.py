@@ -11,8 +11,11 @@ means the model got worse without the column.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
+from joblib import parallel_config
 from sklearn.inspection import permutation_importance
 from sklearn.utils import resample
 
@@ -24,6 +27,7 @@ IMPORTANCE_METRIC = {REGRESSION: "rmse", BINARY: "roc_auc", MULTICLASS: "log_los
                      ANOMALY: "roc_auc"}
 MAX_ROWS = 5000  # more rows sharpen the estimate little and cost a predict per repeat
 N_REPEATS = 5
+MAX_THREADS = 4
 
 
 def _rows(y: np.ndarray, task: str, seed: int) -> np.ndarray:
@@ -56,8 +60,13 @@ def permutation(model, X, y, *, task: str, positive=None, seed: int = 0
     else:
         X_part = np.asarray(X)[rows]
         columns = [f"column {i}" for i in range(X_part.shape[1])]
-    result = permutation_importance(model, X_part, y[rows], scoring=scorer, n_repeats=N_REPEATS,
-                                    random_state=seed, n_jobs=1)
+    # Columns are scored in threads: the fitted pipeline is only read, and its heavy
+    # parts (numpy windows, tree predictions) release the interpreter's lock. Each
+    # column's shuffles are seeded up front, so the result does not depend on this.
+    with parallel_config(backend="threading"):
+        result = permutation_importance(model, X_part, y[rows], scoring=scorer,
+                                        n_repeats=N_REPEATS, random_state=seed,
+                                        n_jobs=min(os.cpu_count() or 1, MAX_THREADS))
     ranked = zip(columns, result.importances_mean, result.importances_std, strict=True)
     # ties (columns the model ignores) are ordered by name, so reruns list them alike
     return sorted(((c, float(m), float(s)) for c, m, s in ranked), key=lambda t: (-t[1], t[0]))

@@ -92,11 +92,13 @@ class Run:
         import mlflow
         from mlflow.data.sources import LocalArtifactDatasetSource
 
+        from shipyard.registry.dataset import SnapshotDataset
+
         # A source object, not a path string: MLflow finds two ways to read a path and warns.
         with warnings.catch_warnings():
             # A hint about integer columns in *model* inputs; this is a dataset record.
             warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
-            dataset = mlflow.data.from_pandas(
+            dataset = SnapshotDataset(
                 frame, source=LocalArtifactDatasetSource(str(source)), targets=target,
                 name=f"snapshot-{digest[:12]}", digest=digest[:32])
             mlflow.log_input(dataset, context="training")  # the schema is inferred here

@@ -93,7 +93,8 @@ def check_models(task: str, models) -> list[Problem]:
             out.append((("models", i, "params", key), msg))
         known = cls().get_params()
         if model.search == "auto":
-            if model.name not in catalogue.MODELS or not catalogue.MODELS[model.name].space:
+            name = catalogue.canonical(model.name, task)
+            if name not in catalogue.MODELS or not catalogue.MODELS[name].space:
                 out.append((("models", i, "search"), f"'{model.name}' has no default search "
                                                      "space; give one per parameter"))
             continue

@@ -172,6 +172,20 @@ class Project(Strict):
     snapshots: str | None = None
     seed: int = 0
 
+    @model_validator(mode="before")
+    @classmethod
+    def _model_aliases(cls, data):
+        """``logistic`` is the catalogue's ``linear`` on a classification task."""
+        from shipyard.catalogue import canonical
+
+        if not isinstance(data, dict) or not isinstance(data.get("models"), list) or \
+                not isinstance(data.get("task"), str):
+            return data
+        models = [{**m, "name": canonical(m["name"], data["task"])}
+                  if isinstance(m, dict) and isinstance(m.get("name"), str) else m
+                  for m in data["models"]]
+        return {**data, "models": models}
+
     _file: Path | None = PrivateAttr(default=None)
     _digest: str = PrivateAttr(default="")
     _text: str = PrivateAttr(default="")
