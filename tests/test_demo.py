@@ -133,6 +133,9 @@ def test_demo_closes_the_loop(demo):
     # the RUL error estimated without labels (direct loss estimation), next to the live one
     estimated = later.check["estimated"]
     assert estimated["rmse"] > 0 and estimated["mae"] > 0
+    rows = later.check["rows"]
+    words = " ".join(printed.split())  # the table's caption is wrapped and centred
+    assert f"estimated RMSE {estimated['rmse']:.4g} on all {rows:,} rows (no labels)" in words
     live = later.check["live"]
     assert live["metrics"]["rmse"] > later.check["reference"]["rmse"]  # worse on new days
     decision = later.decision

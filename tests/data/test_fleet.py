@@ -222,6 +222,8 @@ def test_a_large_fleet_keeps_tail_numbers_unique():
 
 def test_the_demo_project_file_runs_against_the_fleet(tables, tmp_path):
     shutil.copy(resources.files("shipyard.data") / "fleet.yaml", tmp_path / "shipyard.yaml")
+    shutil.copy(resources.files("shipyard.data") / "fleet_anomaly.yaml",
+                tmp_path / "anomaly.yaml")  # its serve.companions
     project = spec.load(tmp_path / "shipyard.yaml")
     assert project.name == "fleet-rul"
     assert project.source.url == "duckdb:///data/fleet.duckdb"

@@ -157,8 +157,10 @@ def test_appending_gives_the_file_of_the_whole_span(parts, whole, tmp_path):
     # The features of the first days do not change; their labels can only arrive.
     old = after[after["flight_id"] <= history["flights"]["flight_id"].max()]
     old = old.reset_index(drop=True)
-    pd.testing.assert_frame_equal(old.drop(columns="rul"), before.drop(columns="rul"))
+    labels = ["rul", "fails_soon"]  # the RUL's and the anomaly detector's
+    pd.testing.assert_frame_equal(old.drop(columns=labels), before.drop(columns=labels))
     assert (old["rul"][before["rul"].notna()] == before["rul"].dropna()).all()
+    assert (old["fails_soon"] | ~before["fails_soon"]).all()  # true once, true after
     assert old["rul"].notna().sum() > before["rul"].notna().sum()
     # An engine's cycle counter runs on across the split, one cycle per flight.
     first_new = after[after["flight_id"] > history["flights"]["flight_id"].max()]

@@ -42,12 +42,19 @@ def _counts(engine) -> dict[str, int]:
                 for name in fleet.TYPES}
 
 
-def _rows(tmp_path, url: str) -> pd.DataFrame:
-    """The demo project's query on ``url``, as a run reads it."""
+def _project_file(tmp_path, url: str):
+    """The demo's project file with its source at ``url``, beside its anomaly detector's."""
     text = (resources.files("shipyard.data") / "fleet.yaml").read_text()
     path = tmp_path / f"p{abs(hash(url))}.yaml"
     path.write_text(text.replace("url: duckdb:///data/fleet.duckdb", f"url: '{url}'"))
-    return data.to_frame(data.extract(spec.load(path)))
+    (tmp_path / "anomaly.yaml").write_text(  # the file serve.companions names
+        (resources.files("shipyard.data") / "fleet_anomaly.yaml").read_text())
+    return path
+
+
+def _rows(tmp_path, url: str) -> pd.DataFrame:
+    """The demo project's query on ``url``, as a run reads it."""
+    return data.to_frame(data.extract(spec.load(_project_file(tmp_path, url))))
 
 
 def test_the_fleet_loads_with_its_types_keys_and_exact_values(parts, engine):
@@ -138,7 +145,7 @@ def test_the_project_smooths_turbulence_spikes_itself_not_in_sql(parts, tmp_path
     history, _ = parts
     fleet.write_duckdb(history, tmp_path / "data" / "fleet.duckdb")
     rows = _rows(tmp_path, "duckdb:///data/fleet.duckdb")
-    project = spec.load(resources.files("shipyard.data") / "fleet.yaml")
+    project = spec.load(_project_file(tmp_path, "duckdb:///data/fleet.duckdb"))
     # Raw readings only: no window over an engine's history is written in the SQL.
     assert " over" not in project.source.query.lower()
     settings = project.prepare.series

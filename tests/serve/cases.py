@@ -125,7 +125,8 @@ BAD_REQUESTS = [
     # routes and methods
     Case("unknown route", call("GET", "/nope"), 404,
          "no route for GET /nope; routes: POST /predict, POST /invocations, GET /health, "
-         "GET /ready, GET /model, GET /metrics, GET /openapi.json, POST /admin/reload"),
+         "GET /ping, GET /version, GET /ready, GET /model, GET /metrics, GET /openapi.json, "
+         "POST /admin/reload"),
     Case("wrong method", call("GET", "/predict"), 405,
          "method not allowed: GET /predict; allowed: POST"),
     Case("post to health", call("POST", "/health"), 405, "allowed: GET, HEAD"),

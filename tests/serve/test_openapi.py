@@ -17,8 +17,9 @@ from .cases import BAD_REQUESTS, GOOD, MAX_BODY_BYTES, MAX_ROWS
 from .models import SCHEMA, binary_model, raw_rows
 
 TASKS = ("regression", "binary", "multiclass")
-ROUTES = {"/predict": "post", "/invocations": "post", "/health": "get", "/ready": "get",
-          "/model": "get", "/metrics": "get", "/openapi.json": "get", "/admin/reload": "post"}
+ROUTES = {"/predict": "post", "/invocations": "post", "/health": "get", "/ping": "get",
+          "/version": "get", "/ready": "get", "/model": "get", "/metrics": "get",
+          "/openapi.json": "get", "/admin/reload": "post"}
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +78,9 @@ def test_prediction_routes_document_every_refusal_and_how_to_authenticate(docume
     operation = documents["binary"]["paths"][path]["post"]
     responses = operation["responses"]
     assert set(responses) == {"200", "400", "401", "403", "413", "415", "422", "500", "503"}
+    shape = "Error" if path == "/predict" else "MLflowError"  # MLflow's clients read theirs
     assert all(responses[s]["content"]["application/json"]["schema"]
-               == {"$ref": "#/components/schemas/Error"} for s in responses if s != "200")
+               == {"$ref": f"#/components/schemas/{shape}"} for s in responses if s != "200")
     assert "WWW-Authenticate" in responses["401"]["headers"]
     assert "Retry-After" in responses["503"]["headers"]
     # Open or keyed, as the project says: no key, a bearer token or an X-API-Key header.

@@ -44,7 +44,8 @@ def test_invocations_accepts_every_mlflow_format_with_the_same_answer(served):
 def test_invocations_refuses_bad_bodies_with_a_reason(served, body, message):
     response = served["binary"].client.post("/invocations", json=body)
     assert response.status_code == 422, response.text
-    assert message in response.json()["error"]
+    said = response.json()  # MLflow's error shape: its clients read error_code and message
+    assert said["error_code"] == "INVALID_PARAMETER_VALUE" and message in said["message"]
 
 
 def test_ready_and_model_describe_the_served_version(served):

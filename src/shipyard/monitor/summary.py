@@ -116,6 +116,9 @@ def _performance(record: dict) -> str:
     for name, value in (record.get("estimated") or {}).items():
         if name in ("f1", "roc_auc"):
             parts.append(f"estimated {name} {value:.3f}")
+        elif name == metric:  # a regression's, from direct loss estimation (no labels)
+            parts.append(f"estimated {title} {value:.4g} on all {record.get('rows', 0):,} rows "
+                         "(no labels)")
     if reference is not None:
         parts.append(f"champion's holdout {title} {reference:.4g}")
     problems = (record.get("quality") or {}).get("problems", [])

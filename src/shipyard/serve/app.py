@@ -122,6 +122,8 @@ def create_app(model: LoadedModel, *, settings: Serve | None = None,
             Route("/predict", _hot_only, methods=["POST"]),
             Route("/invocations", _hot_only, methods=["POST"]),
             Route("/health", health, methods=["GET"]),
+            Route("/ping", ping, methods=["GET"]),
+            Route("/version", version, methods=["GET"]),
             Route("/ready", ready, methods=["GET"]),
             Route("/model", model_endpoint, methods=["GET"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),
@@ -206,6 +208,18 @@ async def health(request: Request) -> Response:
         body["history"] = {"ok": False, "error": state.entities.last_warm["error"]}
         body["status"] = "degraded"
     return responses.json_response(body)
+
+
+async def ping(request: Request) -> Response:
+    """MLflow's liveness check (``ScoringServerClient.wait_server_ready`` asks it)."""
+    return Response("\n", media_type="text/plain")
+
+
+async def version(request: Request) -> Response:
+    """The MLflow version whose scoring protocol the server speaks."""
+    from importlib.metadata import version as installed
+
+    return Response(installed("mlflow"), media_type="text/plain")
 
 
 async def ready(request: Request) -> Response:

@@ -75,31 +75,29 @@ class HotPath:
             status = 200
         except InputError as exc:
             status = exc.status
-            content = responses.dumps({"error": exc.headline, "details": exc.problems})
+            content = _error(route, status, exc.headline, exc.problems)
             if status == 401:
                 headers = [*_JSON_HEADERS, (b"www-authenticate", b"Bearer")]
         except HistoryConflict as exc:
             status = 409
-            content = responses.dumps({"error": str(exc).splitlines()[0], "details": []})
+            content = _error(route, status, str(exc).splitlines()[0])
         except HistoryUnavailable as exc:
             status = 503
             state.metrics.count("history_failures")
             log.error("%s", exc)
-            content = responses.dumps({"error": str(exc).splitlines()[0],
-                                       "details": list(exc.details)})
+            content = _error(route, status, str(exc).splitlines()[0], list(exc.details))
             headers = [*_JSON_HEADERS, (b"retry-after", b"1")]
         except Overloaded as exc:
             status = 503
             state.metrics.count("shed")
-            content = responses.dumps({"error": str(exc), "details": []})
+            content = _error(route, status, str(exc))
             headers = [*_JSON_HEADERS, (b"retry-after", str(exc.retry_after).encode())]
         except Exception:
             log.exception("prediction failed (model %s version %s)",
                           engine.card.name, engine.card.version)
             status = 500
-            content = responses.dumps({"error": "internal error: the model failed on this "
-                                                "request; the server log has details",
-                                       "details": []})
+            content = _error(route, status, "internal error: the model failed on this "
+                                            "request; the server log has details")
         base = base or _new_id()
         await send({"type": "http.response.start", "status": status,
                     "headers": [*headers, (b"x-request-id", base.encode()),
@@ -116,13 +114,31 @@ class HotPath:
 
 
 def _decode(state, engine, route: str, body: bytes):
-    payload = inputs.parse(body)
+    payload = inputs.parse(body, constants=route == "invocations")
     max_rows = state.settings.max_rows
     if route == "invocations":
         rows = formats.mlflow_rows(payload, engine.card.schema, max_rows)
     else:
         rows = inputs.rows_of(payload, max_rows)
     return rows, inputs.checked(rows, engine.card.schema, engine.extra, engine.required)
+
+
+# MLflow's scoring server answers errors as {"error_code", "message"}, with these codes.
+MLFLOW_CODES = {400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
+                409: "INVALID_STATE", 413: "BAD_REQUEST", 415: "BAD_REQUEST",
+                422: "INVALID_PARAMETER_VALUE", 500: "INTERNAL_ERROR",
+                503: "TEMPORARILY_UNAVAILABLE"}
+
+
+def _error(route: str, status: int, headline: str, details: list | None = None) -> bytes:
+    """An error body: Shipyard's {"error", "details"} on /predict, MLflow's
+    {"error_code", "message"} on /invocations. The message is the headline, one line
+    that names the first problem and how many there are (details may echo a client's
+    column names, newlines and all)."""
+    if route != "invocations":
+        return responses.dumps({"error": headline, "details": details or []})
+    return responses.dumps({"error_code": MLFLOW_CODES.get(status, "BAD_REQUEST"),
+                            "message": headline})
 
 
 def _encode(card, route: str, items: list[dict]) -> bytes:

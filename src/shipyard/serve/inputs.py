@@ -55,23 +55,29 @@ def _reject_constant(token: str) -> float:
     raise _NonFinite(token)
 
 
-def parse(body: bytes) -> Any:
-    """The JSON value in ``body``, strictly: UTF-8, no NaN or Infinity tokens."""
+def parse(body: bytes, constants: bool = False) -> Any:
+    """The JSON value in ``body``, strictly: UTF-8, no NaN or Infinity tokens. With
+    ``constants`` (MLflow's scoring protocol, whose clients write them), ``NaN`` is
+    read as a missing value and ``Infinity`` as infinity."""
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
         pass  # the standard parser names the fault precisely; errors are rare, so no cost
-    return _parse_slowly(body)
+    return _parse_slowly(body, _mlflow_constant if constants else _reject_constant)
 
 
-def _parse_slowly(body: bytes) -> Any:
+def _mlflow_constant(token: str) -> float | None:
+    return None if token == "NaN" else float(token)  # "Infinity", "-Infinity"
+
+
+def _parse_slowly(body: bytes, constant=_reject_constant) -> Any:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         message = f"request body is not UTF-8: bad byte at offset {exc.start}"
         raise InputError(400, message) from None
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return json.loads(text, parse_constant=constant)
     except json.JSONDecodeError as exc:
         where = {"message": exc.msg, "line": exc.lineno, "char": exc.colno}
         raise InputError(

@@ -76,11 +76,17 @@ def _internal() -> dict[str, Any]:
 
 def _predict_operation(card: ModelCard, route: str, max_rows: int,
                        max_body_bytes: int, history: dict | None = None) -> dict[str, Any]:
-    errors = {status: _error(text, status) for status, text in PREDICT_ERRORS.items()}
+    said = dict(PREDICT_ERRORS)
+    if route == "invocations":  # MLflow's clients write NaN (missing) and Infinity
+        said["400"] = "Malformed JSON (the message says where), a body not in UTF-8."
+        said["422"] += (" Shipyard refuses infinite values, which MLflow passes to the "
+                        "model; NaN is read as a missing value, as MLflow reads it.")
     if history:
-        errors["409"] = _error(HISTORY_409, "409")
-        errors["503"] = _error(PREDICT_ERRORS["503"] + " Or the history store is unavailable: "
-                               "nothing was stored.", "503")
+        said["409"] = HISTORY_409
+        said["503"] += " Or the history store is unavailable: nothing was stored."
+    shape = "Error" if route == "predict" else "MLflowError"
+    errors = {status: _answer(text, shape, ERROR_HEADERS.get(status))
+              for status, text in said.items()}
     limits = f"at most {max_rows} rows and {max_body_bytes} bytes"
     if route == "predict":
         summary = (f"Score rows for anomalies with {card.name}" if card.task == ANOMALY
@@ -184,6 +190,12 @@ def paths(card: ModelCard, max_rows: int, max_body_bytes: int,
                                                 history)},
         "/invocations": {"post": _predict_operation(card, "invocations", max_rows,
                                                     max_body_bytes, history)},
+        "/ping": _get("ping", "MLflow's liveness check: 200 while a model is served",
+                      {"description": "Serving (the body is a newline, as MLflow's).",
+                       "content": _content({"const": "\n"}, TEXT)}),
+        "/version": _get("version", "The MLflow version whose scoring protocol this speaks",
+                         {"description": "The version, as text (as MLflow's server sends it).",
+                          "content": _content({"type": "string", "minLength": 1}, TEXT)}),
         "/health": _get("health", "Liveness: the process answers, and which model it serves",
                         _answer("Serving; 'reload' says why following the registry failed.",
                                 "Health")),

@@ -292,6 +292,10 @@ def schemas(card: ModelCard, max_rows: int, alerts: bool = False,
         }, ["message"], description="One problem. row, column and value are set for bad "
                                     "values; line and char for malformed JSON; missing and "
                                     "unknown for wrong column names."),
+        "MLflowError": closed_object(
+            {"error_code": {"type": "string", "minLength": 1},
+             "message": {"type": "string", "minLength": 1}},
+            description="MLflow's error shape, on /invocations: its clients read it."),
         "Error": closed_object({"error": {"type": "string", "minLength": 1,
                                     "description": "What was wrong, on one line."},
                           "details": {"type": "array", "items": component("ErrorDetail")}}),

@@ -1,0 +1,66 @@
+"""MLflow's own scoring client against a live Shipyard server: readiness through
+``/ping``, the version, frames with missing values (which MLflow writes as NaN
+tokens), and MLflow's error shape on ``/invocations``."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.pyfunc.scoring_server.client import ScoringServerClient
+
+from .models import raw_rows
+
+
+@pytest.fixture
+def client(served):
+    target = urlsplit(str(served["regression"].client.base_url))
+    return ScoringServerClient(target.hostname, target.port)
+
+
+def test_mlflow_waits_for_the_server_and_reads_its_version(client):
+    client.wait_server_ready(timeout=10)
+    from importlib.metadata import version
+
+    assert client.get_version() == version("mlflow")
+
+
+def test_mlflow_invokes_with_missing_values_as_nan(served, client):
+    model = served["regression"].model
+    rows = raw_rows(20, seed=7)
+    frame = pd.DataFrame(rows)
+    assert frame.isna().any().any()  # MLflow's client will write NaN tokens for these
+    frame["age"] = frame["age"].astype("float64")
+    answer = client.invoke(frame)
+    expected = model.pipeline.predict(model.card.schema.model_frame(pd.DataFrame(rows)))
+    np.testing.assert_allclose(answer.get_predictions().to_numpy().ravel(), expected,
+                               rtol=1e-9)
+    with_params = client.invoke(frame, params={"ignored": 1})  # params are accepted
+    np.testing.assert_allclose(with_params.get_predictions().to_numpy().ravel(), expected,
+                               rtol=1e-9)
+
+
+@pytest.mark.parametrize("body, code, fragment", [
+    (b'{"dataframe_records": [{"age": 30, "income": "lots", "member": true, "city": "Nice", '
+     b'"plan": "basic"}]}', "INVALID_PARAMETER_VALUE", "column 'income'"),
+    (b'{"dataframe_records": [{"age": 30}]}', "INVALID_PARAMETER_VALUE", "missing columns"),
+    (b'{"dataframe_records": [{"age": 30, "income": Infinity, "member": true, '
+     b'"city": "Nice", "plan": "basic"}]}', "INVALID_PARAMETER_VALUE", "income"),
+    (b'{"dataframe_records": [', "BAD_REQUEST", "malformed JSON"),
+])
+def test_invocation_errors_have_mlflows_shape(served, body, code, fragment):
+    http: httpx.Client = served["regression"].client
+    answer = http.post("/invocations", content=body,
+                       headers={"Content-Type": "application/json"})
+    assert answer.status_code in (400, 422)
+    said = answer.json()
+    assert set(said) == {"error_code", "message"} and said["error_code"] == code
+    assert fragment in said["message"]
+    # /predict keeps Shipyard's own shape, and still refuses NaN tokens
+    nan = http.post("/predict", content=b'{"age": NaN}', headers={"Content-Type":
+                                                                  "application/json"})
+    assert nan.status_code == 400 and set(nan.json()) == {"error", "details"}
+    assert "NaN is not a JSON value" in nan.json()["error"]
