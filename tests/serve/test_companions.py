@@ -162,3 +162,14 @@ def test_the_server_follows_a_companions_champion_alias(trained: Path):
         registry.promote(workspace, other.name, "1", reason="back to the first detector")
         assert app.state.watcher.check()["companions"] == ["unusual 2 -> 1"]
         assert app.state.watcher.check() == {"ok": True, "version": "1", "changed": False}
+
+
+def test_a_broken_companion_file_is_named_with_its_problems(tmp_path: Path):
+    _project(tmp_path)
+    (tmp_path / "detector.yaml").write_text(DETECTOR.replace("task: anomaly", "task: odd"))
+    path = tmp_path / "shipyard.yaml"
+    path.write_text(path.read_text() + SERVED)
+    with pytest.raises(companions.CompanionError) as caught:
+        companions.load(spec.load(path))
+    assert caught.value.headline.startswith("serve.companions.unusual: ")
+    assert any("task" in line for line in caught.value.details)

@@ -133,12 +133,14 @@ def alerting(tmp_path_factory):
 # ----------------------------------------------------------------------------- fuzzing
 
 def same_length_columns(case):
-    """MLflow's columnar ``inputs`` needs every column equally long, which JSON Schema
-    cannot say (the document says it in words): cut valid ones to the shortest."""
-    inputs = case.body.get("inputs") if isinstance(case.body, dict) else None
-    if isinstance(inputs, dict) and inputs:
-        n = min(len(values) for values in inputs.values())
-        case.body = {**case.body, "inputs": {k: v[:n] for k, v in inputs.items()}}
+    """MLflow's columnar ``inputs`` and ``instances`` need every column equally long,
+    which JSON Schema cannot say (the document says it in words): cut valid ones to
+    the shortest."""
+    for key in ("inputs", "instances"):
+        columns = case.body.get(key) if isinstance(case.body, dict) else None
+        if isinstance(columns, dict) and columns:
+            n = min(len(values) for values in columns.values())
+            case.body = {**case.body, key: {k: v[:n] for k, v in columns.items()}}
     return case
 
 

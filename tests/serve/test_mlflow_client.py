@@ -64,3 +64,25 @@ def test_invocation_errors_have_mlflows_shape(served, body, code, fragment):
                                                                   "application/json"})
     assert nan.status_code == 400 and set(nan.json()) == {"error", "details"}
     assert "NaN is not a JSON value" in nan.json()["error"]
+
+
+def test_mlflow_shapes_and_numbers_as_text_are_read_as_mlflow_reads_them(served):
+    model, http = served["regression"].model, served["regression"].client
+    rows = raw_rows(6, seed=11)
+    expected = model.pipeline.predict(model.card.schema.model_frame(pd.DataFrame(rows)))
+    columns = {name: [r[name] for r in rows] for name in rows[0]}
+    as_text = [{**r, "income": None if r["income"] is None else str(r["income"]),
+                "age": None if r["age"] is None else str(r["age"])} for r in rows]
+    for body in ({"instances": columns}, {"inputs": columns},
+                 {"dataframe_records": as_text}):
+        answer = http.post("/invocations", json=body)
+        assert answer.status_code == 200, (body, answer.text)
+        np.testing.assert_allclose(answer.json()["predictions"], expected, rtol=1e-9)
+    for column, text in (("income", "a lot"), ("income", "1e400"), ("age", "3.5")):
+        # what is not a number of the column's kind, in JSON's grammar, stays text
+        still_text = http.post("/invocations", json={"dataframe_records": [
+            {**rows[1], column: text}]})
+        assert still_text.status_code == 422, (column, text)
+        assert f"column '{column}'" in still_text.json()["message"]
+    # /predict takes JSON numbers only: its contract is Shipyard's, not MLflow's
+    assert http.post("/predict", json=as_text[:1]).status_code == 422

@@ -81,14 +81,16 @@ def land(url: str, rows: pd.DataFrame, columns: list[str], *, entity: str, time_
 
 
 def _expect(message: tuple, kind: str, child) -> object:
-    if message[0] == "failed":
-        raise RuntimeError(f"the landing clients ({child.name}) failed: {message[1]}")
+    """The payload of the clients' next ``kind`` message; their failure raised here."""
+    if message[0] != kind:
+        why = message[1] if message[0] == "failed" else f"said {message[0]!r}, not {kind!r}"
+        raise RuntimeError(f"the landing clients ({child.name}) failed: {why}")
     return message[1]
 
 
 def _fly(url: str, bodies: list[bytes], plan: list[list[np.ndarray]], said) -> None:
     """The clients: each day, one thread per client sends its readings in order;
-    ``said`` gets ("day", n) after each day, then ("done", results)."""
+    ``said`` gets ("day", failures so far) after each day, then ("done", results)."""
     try:
         said.put(("done", _days(url, bodies, plan, said)))
     except BaseException as exc:

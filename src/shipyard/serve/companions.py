@@ -123,7 +123,7 @@ def merge(extra: list[dict] | None, answers: list[list[dict]], n: int) -> list[d
     return out
 
 
-def load(project, workspace=None) -> tuple[Companion, ...]:
+def load(project) -> tuple[Companion, ...]:
     """The champions of ``project``'s ``serve.companions``, as engines; raises
     :class:`CompanionError` naming the companion at fault."""
     from shipyard import registry, spec
@@ -138,7 +138,8 @@ def load(project, workspace=None) -> tuple[Companion, ...]:
         try:
             other = spec.load(project.resolve(file))
         except SpecError as exc:
-            raise CompanionError(f"{where}: {exc}", details=list(exc.details)) from None
+            raise CompanionError(f"{where}: {exc.headline}", details=exc.details,
+                                 hint=exc.hint) from None
         try:
             model = registry.load(Workspace.of(other), other.name)
         except ShipyardError as exc:

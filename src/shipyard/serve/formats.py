@@ -5,15 +5,20 @@ Accepted bodies (``params`` is allowed and ignored):
 ``{"dataframe_split": {"columns": [...], "data": [[...], ...]}}``,
 ``{"dataframe_records": [{...}, ...]}``, ``{"instances": [...]}`` and
 ``{"inputs": ...}``, where instances and inputs are records, lists of values in
-the model's column order, or (inputs only) one list per column.
+the model's column order, or one list per column. Numeric columns sent as text
+("700.5") are read as numbers, as MLflow's schema enforcement converts them.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from shipyard.schema import Schema
 from shipyard.serve.inputs import InputError, rows_of
+from shipyard.serve.openapi_schemas import INTEGER_TEXT, NUMBER_TEXT
+
+_GRAMMAR = {"number": re.compile(NUMBER_TEXT), "integer": re.compile(INTEGER_TEXT)}
 
 KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 
@@ -34,14 +39,28 @@ def mlflow_rows(payload: Any, schema: Schema, max_rows: int) -> list:
     value = payload[key]
     if key == "dataframe_split":
         rows = _split(value)
-    elif key == "inputs" and isinstance(value, dict):
-        rows = _columnar(value)
+    elif key in ("inputs", "instances") and isinstance(value, dict):
+        rows = _columnar(value, key)
     else:
         if not isinstance(value, list):
             raise InputError(422, f"'{key}' must be a list of rows, got {_kind(value)}")
         rows = [_positional(row, schema, i) if isinstance(row, list) else row
                 for i, row in enumerate(value)]
-    return rows_of(rows, max_rows)
+    return _numbers_from_text(rows_of(rows, max_rows), schema)
+
+
+def _numbers_from_text(rows: list, schema: Schema) -> list:
+    """Numeric columns sent as text ("700.5", as MLflow's schema enforcement converts
+    them) read as numbers; text that is no number is left for validation to refuse."""
+    numeric = [(c.name, _GRAMMAR[c.kind]) for c in schema.columns if c.kind in _GRAMMAR]
+    for row in rows:
+        if not isinstance(row, dict):
+            continue
+        for name, grammar in numeric:
+            value = row.get(name)
+            if type(value) is str and grammar.fullmatch(value):
+                row[name] = float(value) if any(c in value for c in ".eE") else int(value)
+    return rows
 
 
 def _split(value: Any) -> list:
@@ -63,14 +82,14 @@ def _split(value: Any) -> list:
     return rows
 
 
-def _columnar(value: dict) -> list:
+def _columnar(value: dict, key: str) -> list:
     lengths = {name: len(v) if isinstance(v, list) else None for name, v in value.items()}
     bad = [name for name, n in lengths.items() if n is None]
     if bad:
-        raise InputError(422, f"'inputs' as an object needs a list of values per column; "
+        raise InputError(422, f"'{key}' as an object needs a list of values per column; "
                               f"'{bad[0]}' is not a list")
     if len(set(lengths.values())) > 1:
-        raise InputError(422, "'inputs' columns have different lengths: "
+        raise InputError(422, f"'{key}' columns have different lengths: "
                               + ", ".join(f"{k}={n}" for k, n in lengths.items()))
     n = next(iter(lengths.values()), 0)
     return [{name: value[name][i] for name in value} for i in range(n)]

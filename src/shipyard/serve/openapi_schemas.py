@@ -32,9 +32,20 @@ def closed_object(properties: dict[str, Any], required: list[str] | None = None,
 
 # ----------------------------------------------------------------------------- rows
 
-def column_schema(col: Column) -> dict[str, Any]:
-    """A column's value: its JSON type, or null for a missing value."""
+# A number written as text, as MLflow's clients may send one (/invocations only): JSON's
+# number grammar, with digits bounded so that every match is a finite float64 (and an
+# integer column's a whole number); shipyard.serve.formats reads exactly these.
+NUMBER_TEXT = r"^-?(0|[1-9][0-9]{0,14})(\.[0-9]{1,17})?([eE][-+]?[0-9]{1,2})?$"
+INTEGER_TEXT = r"^-?(0|[1-9][0-9]{0,14})$"
+
+
+def column_schema(col: Column, mlflow: bool = False) -> dict[str, Any]:
+    """A column's value: its JSON type, or null for a missing value; with ``mlflow``,
+    a number column also takes its number written as text."""
     schema: dict[str, Any] = {"type": [JSON_TYPES[col.kind], "null"]}
+    if mlflow and col.kind in ("number", "integer"):
+        schema = {"type": [JSON_TYPES[col.kind], "string", "null"],
+                  "pattern": NUMBER_TEXT if col.kind == "number" else INTEGER_TEXT}
     if col.kind == "datetime":
         schema["format"] = "date-time"
         schema["description"] = "ISO 8601, e.g. 2026-03-01 or 2026-03-01T14:30:00Z."
@@ -54,8 +65,9 @@ def _entity(card: ModelCard) -> str | None:
     return card.entity if card.entity and card.entity not in card.schema.names else None
 
 
-def row_schema(card: ModelCard, history: dict | None = None) -> dict[str, Any]:
-    properties = {col.name: column_schema(col) for col in card.schema.columns}
+def row_schema(card: ModelCard, history: dict | None = None,
+               mlflow: bool = False) -> dict[str, Any]:
+    properties = {col.name: column_schema(col, mlflow) for col in card.schema.columns}
     required = list(card.schema.names)
     description = "One row: every input column, no others"
     entity = _entity(card)
@@ -84,7 +96,7 @@ def positional_schema(card: ModelCard) -> dict[str, Any]:
     """A row as a list of values in the schema's column order (MLflow's instances, inputs)."""
     n = len(card.schema.columns)
     return {"type": "array", "description": f"Values in the order {', '.join(card.schema.names)}.",
-            "prefixItems": [column_schema(col) for col in card.schema.columns],
+            "prefixItems": [column_schema(col, mlflow=True) for col in card.schema.columns],
             "items": False, "minItems": n}
 
 
@@ -229,6 +241,9 @@ def schemas(card: ModelCard, max_rows: int, alerts: bool = False,
                                   "at": {"type": "string"}})
     found = {
         "Row": row_schema(card, history),
+        "MLflowRow": {**row_schema(card, history, mlflow=True),
+                      "description": "A row as MLflow's clients send it: a number may also "
+                                     "be written as text (\"700.5\")."},
         "Rows": _rows(component("Row"), max_rows),
         "PositionalRow": positional_schema(card),
         "Model": model,
@@ -310,8 +325,8 @@ def schemas(card: ModelCard, max_rows: int, alerts: bool = False,
 def invocations_schema(card: ModelCard, max_rows: int) -> dict[str, Any]:
     """MLflow's four request formats, each an object with exactly one of the keys."""
     names = card.schema.names
-    either_row = {"oneOf": [component("Row"), component("PositionalRow")]}
-    columns = {col.name: {**_rows(column_schema(col), max_rows),
+    either_row = {"oneOf": [component("MLflowRow"), component("PositionalRow")]}
+    columns = {col.name: {**_rows(column_schema(col, mlflow=True), max_rows),
                           "description": "This column's values, one per row."}
                for col in card.schema.columns}
     entity = _entity(card)
@@ -328,12 +343,12 @@ def invocations_schema(card: ModelCard, max_rows: int) -> dict[str, Any]:
                                            "documented in the schema's order)."},
                 "data": _rows(component("PositionalRow"), max_rows)},
             "required": ["columns", "data"]},
-        "dataframe_records": component("Rows"),
-        "instances": _rows(either_row, max_rows),
-        "inputs": {"oneOf": [
+        "dataframe_records": _rows(component("MLflowRow"), max_rows),
+        **{key: {"oneOf": [
             _rows(either_row, max_rows),
             closed_object(columns, names,
-                          description="One list per column, all the same length.")]},
+                          description="One list per column, all the same length.")]}
+           for key in ("instances", "inputs")},
     }
     return {"oneOf": [closed_object({key: value, "params": {
         "description": "MLflow inference parameters: accepted and ignored."}}, [key],
