@@ -74,7 +74,7 @@ BAD_REQUESTS = [
          "send application/json"),
     Case("no content type", post(GOOD, content_type=None), 415, "missing Content-Type"),
     Case("latin-1", post(GOOD, content_type="application/json; charset=latin-1"), 415,
-         "JSON must be utf-8"),
+         "the body must be utf-8"),
     Case("large body", post(raw=b" " * (MAX_BODY_BYTES + 1)), 413,
          f"request body too large: {MAX_BODY_BYTES + 1} bytes, at most {MAX_BODY_BYTES}"),
     Case("large chunked body", chunked(MAX_BODY_BYTES + 10), 413,

@@ -86,3 +86,27 @@ def test_mlflow_shapes_and_numbers_as_text_are_read_as_mlflow_reads_them(served)
         assert f"column '{column}'" in still_text.json()["message"]
     # /predict takes JSON numbers only: its contract is Shipyard's, not MLflow's
     assert http.post("/predict", json=as_text[:1]).status_code == 422
+
+
+def test_a_csv_body_is_read_as_mlflows_server_reads_it(served):
+    model, http = served["regression"].model, served["regression"].client
+    rows = raw_rows(8, seed=13)
+    frame = pd.DataFrame(rows)
+    frame["age"] = frame["age"].astype("Int64")  # as pandas writes a column with gaps
+    body = frame.to_csv(index=False).encode()  # what `mlflow models predict -t csv` sends
+    answer = http.post("/invocations", content=body, headers={"Content-Type": "text/csv"})
+    assert answer.status_code == 200, answer.text
+    expected = model.pipeline.predict(model.card.schema.model_frame(pd.DataFrame(rows)))
+    np.testing.assert_allclose(answer.json()["predictions"], expected, rtol=1e-9)
+    for broken, status, fragment in [
+            (b"age,income\n1", 422, "CSV row 0 has 1 fields; the header has 2"),
+            (b"age,income\n", 422, "needs a header line"),
+            (b'age,income\n"1,2', 400, "malformed CSV"),
+            (b"age\n\xff", 400, "not UTF-8")]:
+        refused = http.post("/invocations", content=broken,
+                            headers={"Content-Type": "text/csv; charset=utf-8"})
+        assert refused.status_code == status, (broken, refused.text)
+        assert fragment in refused.json()["message"]
+    # /predict is JSON only
+    assert http.post("/predict", content=body,
+                     headers={"Content-Type": "text/csv"}).status_code == 415

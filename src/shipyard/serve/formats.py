@@ -7,10 +7,13 @@ Accepted bodies (``params`` is allowed and ignored):
 ``{"inputs": ...}``, where instances and inputs are records, lists of values in
 the model's column order, or one list per column. Numeric columns sent as text
 ("700.5") are read as numbers, as MLflow's schema enforcement converts them.
+A ``text/csv`` body (header line, then rows) is read as MLflow's server reads one.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from typing import Any
 
@@ -46,6 +49,42 @@ def mlflow_rows(payload: Any, schema: Schema, max_rows: int) -> list:
             raise InputError(422, f"'{key}' must be a list of rows, got {_kind(value)}")
         rows = [_positional(row, schema, i) if isinstance(row, list) else row
                 for i, row in enumerate(value)]
+    return _numbers_from_text(rows_of(rows, max_rows), schema)
+
+
+def csv_rows(body: bytes, schema: Schema, max_rows: int) -> list:
+    """The rows of a ``text/csv`` body (a header line, then one line per row), as
+    MLflow's server reads one: an empty field is a missing value, numbers and
+    true/false are read in their columns; every other check is the JSON rows'."""
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(400, f"request body is not UTF-8: bad byte at offset {exc.start}"
+                         ) from None
+    try:
+        lines = list(csv.reader(io.StringIO(text, newline=""), strict=True))
+    except csv.Error as exc:
+        raise InputError(400, f"malformed CSV: {exc}") from None
+    lines = [line for line in lines if line]
+    if len(lines) < 2:
+        raise InputError(422, "a CSV body needs a header line with the column names and at "
+                              "least one row")
+    header, data = lines[0], lines[1:]
+    if len(set(header)) != len(header):
+        raise InputError(422, "the CSV header repeats a column name")
+    rows = []
+    for i, line in enumerate(data):
+        if len(line) != len(header):
+            raise InputError(422, f"CSV row {i} has {len(line)} fields; the header has "
+                                  f"{len(header)}")
+        rows.append({name: (value if value != "" else None)
+                     for name, value in zip(header, line, strict=True)})
+    flags = [c.name for c in schema.columns if c.kind == "boolean"]
+    for row in rows:
+        for name in flags:
+            value = row.get(name)
+            if type(value) is str and value.lower() in ("true", "false"):
+                row[name] = value.lower() == "true"
     return _numbers_from_text(rows_of(rows, max_rows), schema)
 
 

@@ -58,12 +58,13 @@ class HotPath:
         headers = _JSON_HEADERS
         rows = items = base = scores = None
         try:
-            base = _check_headers(state, scope["headers"])
+            base, media = _check_headers(state, scope["headers"], route)
             body = await read_body(receive, state.settings.max_body_bytes, scope["headers"])
             if len(body) > THREAD_BYTES:
-                rows, batch = await asyncio.to_thread(_decode, state, engine, route, body)
+                rows, batch = await asyncio.to_thread(_decode, state, engine, route, body,
+                                                      media)
             else:
-                rows, batch = _decode(state, engine, route, body)
+                rows, batch = _decode(state, engine, route, body, media)
             scores = await state.batcher.score(engine, batch)
             items = predict.items(engine.card, scores)
             if state.log is not None:
@@ -113,9 +114,12 @@ class HotPath:
                 state.alerts.submit(rows, items, engine.model, scores.features)
 
 
-def _decode(state, engine, route: str, body: bytes):
-    payload = inputs.parse(body, constants=route == "invocations")
+def _decode(state, engine, route: str, body: bytes, media: str = responses.JSON):
     max_rows = state.settings.max_rows
+    if media == CSV:  # only /invocations takes it, as MLflow's server does
+        rows = formats.csv_rows(body, engine.card.schema, max_rows)
+        return rows, inputs.checked(rows, engine.card.schema, engine.extra, engine.required)
+    payload = inputs.parse(body, constants=route == "invocations")
     if route == "invocations":
         rows = formats.mlflow_rows(payload, engine.card.schema, max_rows)
     else:
@@ -155,9 +159,10 @@ def _new_id() -> str:
     return f"{time.time_ns() // 1_000_000:011x}{_ids.getrandbits(64):016x}"
 
 
-def _check_headers(state, headers) -> str | None:
+def _check_headers(state, headers, route: str = "predict") -> tuple[str | None, str]:
     """Refuse a missing key or a wrong content type; the client's X-Request-ID if
-    it is a safe token (letters, digits and ._:- , at most 64)."""
+    it is a safe token (letters, digits and ._:- , at most 64), and the body's media
+    type (JSON, or CSV on /invocations)."""
     if state.keys is not None:
         denial = state.keys.check(headers, admin=False)
         if denial is not None:
@@ -171,22 +176,30 @@ def _check_headers(state, headers) -> str | None:
             request_id = value
     if content_type is None:
         raise InputError(415, "missing Content-Type: send the body as application/json")
-    check_content_type(content_type.decode("latin-1"))
+    media = check_content_type(content_type.decode("latin-1"),
+                               csv=route == "invocations")
     if request_id is not None and _SAFE_ID.fullmatch(request_id):
-        return request_id.decode()
-    return None
+        return request_id.decode(), media
+    return None, media
 
 
-def check_content_type(header: str) -> None:
+CSV = "text/csv"
+
+
+def check_content_type(header: str, csv: bool = False) -> str:
+    """The body's media type, JSON (or, with ``csv``, CSV); 415 for anything else."""
     if header == "application/json":  # the common case, without splitting
-        return
+        return responses.JSON
     media, *params = (part.strip().lower() for part in header.split(";"))
-    if media != responses.JSON:
-        raise InputError(415, f"unsupported Content-Type {header!r}: send application/json")
+    if media != responses.JSON and not (csv and media == CSV):
+        also = " or text/csv" if csv else ""
+        raise InputError(415, f"unsupported Content-Type {header!r}: send application/json"
+                              f"{also}")
     for param in params:
         name, _, value = param.partition("=")
         if name.strip() == "charset" and value.strip().strip('"') not in ("utf-8", "utf8"):
-            raise InputError(415, f"unsupported charset in {header!r}: JSON must be utf-8")
+            raise InputError(415, f"unsupported charset in {header!r}: the body must be utf-8")
+    return media
 
 
 async def read_body(receive, limit: int, headers) -> bytes:

@@ -78,7 +78,9 @@ def _predict_operation(card: ModelCard, route: str, max_rows: int,
                        max_body_bytes: int, history: dict | None = None) -> dict[str, Any]:
     said = dict(PREDICT_ERRORS)
     if route == "invocations":  # MLflow's clients write NaN (missing) and Infinity
-        said["400"] = "Malformed JSON (the message says where), a body not in UTF-8."
+        said["400"] = "Malformed JSON or CSV (the message says where), a body not in UTF-8."
+        said["415"] = ("The Content-Type is not application/json or text/csv (charset, if "
+                       "any, utf-8).")
         said["422"] += (" Shipyard refuses infinite values, which MLflow passes to the "
                         "model; NaN is read as a missing value, as MLflow reads it.")
     if history:
@@ -97,7 +99,11 @@ def _predict_operation(card: ModelCard, route: str, max_rows: int,
     else:
         summary = "Predict in MLflow's scoring-server formats"
         description = (f"MLflow clients call this unchanged: dataframe_split, dataframe_records, "
-                       f"instances or inputs, {limits}.")
+                       f"instances or inputs, {limits}. A text/csv body (a header line with "
+                       f"the column names, then one line per row; an empty field is a "
+                       f"missing value) is read as MLflow's server reads one; it is not "
+                       f"described as a schema here, since no JSON Schema can say which text "
+                       f"is CSV.")
         body, answer = component("InvocationsRequest"), "InvocationsResponse"
     return {
         "operationId": route, "tags": ["predict"], "summary": summary,
