@@ -119,10 +119,7 @@ def serve(project: ProjectArg = DEFAULT_PROJECT,
     # worker starts.
     model = registry.load(workspace, loaded.name)
     others = companions.load(loaded)
-    if others:
-        from shipyard.serve.engine import engine_for
-
-        engine_for(model, loaded.serve.fast_path, others)
+    companions.check(others, model.card)
     _, alerts, _ = extras.build(loaded, workspace, model, others)
     if alerts is not None:
         alerts.close(timeout=0)

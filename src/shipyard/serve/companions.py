@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-import pandas as pd
 
 from shipyard.errors import ShipyardError
 from shipyard.serve.inputs import Batch
-from shipyard.serve.predict import Scores, items, predict_frame
+from shipyard.serve.predict import Scores, items
 
 
 class CompanionError(ShipyardError):
@@ -62,20 +61,16 @@ class Companion:
                       at: np.ndarray, elapsed: np.ndarray, batch: Batch) -> list[dict]:
         """Its answer to each row, its series features computed from ``history``,
         the readings the served model's features were computed from."""
+        from shipyard.serve.history.scorer import after_series
+
         step = self.step
         if step is None:
             return self.score(batch)
         features = step.features_at(history, first, at, elapsed)
         for name in step.passthrough_:
             features[name] = batch.columns[name]
-        names = list(step.feature_names_out_)
-        fast = self.engine.fast
-        if fast is not None:
-            scores = fast.scores_after_series({k: features[k] for k in names}, batch.n_rows)
-        else:
-            frame = pd.DataFrame({k: features[k] for k in names})
-            scores = predict_frame(self._rest, self.card, frame, batch.n_rows)
-        return self._answers(scores)
+        return self._answers(after_series(step, self._rest, self.engine.fast, self.card,
+                                          features, batch.n_rows))
 
     def _answers(self, scores: Scores) -> list[dict]:
         return [{self.key: item} for item in items(self.card, Scores(scores.values,

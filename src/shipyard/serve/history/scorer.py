@@ -129,11 +129,17 @@ class Stateful:
                       features={k: features[k] for k in names})
 
     def _rest(self, features: dict[str, np.ndarray], n: int) -> Scores:
-        names = list(self.step.feature_names_out_)
-        if self.fast is not None:
-            return self.fast.scores_after_series({k: features[k] for k in names}, n)
-        frame = pd.DataFrame({k: features[k] for k in names})
-        return predict_frame(self.rest, self.model.card, frame, n)
+        return after_series(self.step, self.rest, self.fast, self.model.card, features, n)
+
+
+def after_series(step: SeriesFeatures, rest, fast, card, features: dict[str, np.ndarray],
+                 n: int) -> Scores:
+    """The scores of the pipeline steps after ``step`` on its ``features``: the compiled
+    graph (``fast``, a FastModel) when there is one, else ``rest``, the Python steps."""
+    names = list(step.feature_names_out_)
+    if fast is not None:
+        return fast.scores_after_series({k: features[k] for k in names}, n)
+    return predict_frame(rest, card, pd.DataFrame({k: features[k] for k in names}), n)
 
 
 def entity_key(value) -> str:
