@@ -12,7 +12,8 @@ export UV_COMPILE_BYTECODE := 1
 # (a command on PATH, or a file pattern for PostgreSQL, whose binaries are not on PATH):
 # wrk puts load on the live server; Chromium (driven by Playwright) opens the live
 # dashboard; the tests start a throwaway PostgreSQL as a source and a prediction log.
-SYSTEM_PACKAGES := wrk=wrk chromium=chromium postgresql=/usr/lib/postgresql/*/bin/initdb
+SYSTEM_PACKAGES := wrk=wrk chromium=chromium postgresql=/usr/lib/postgresql/*/bin/initdb \
+	prometheus=promtool
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test install dev system clean

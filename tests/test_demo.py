@@ -24,6 +24,7 @@ from shipyard.demo import crew, run_demo, traffic
 from shipyard.metrics import anomaly_scores
 from shipyard.serve.alerts import AlertStore
 from shipyard.serve.background import BackgroundServer, free_port
+from tests.serve.prometheus import promtool_check
 from tests.serve.test_dashboard import CHROMIUM
 
 
@@ -236,6 +237,29 @@ def test_demo_serves_the_anomaly_detector_beside_the_rul_model(demo):
     assert f"mean anomaly score {unusual['PW1500G']:.2f} on the PW1500G engines" in printed
 
 
+def test_mlflow_loads_both_demo_models_and_predicts_on_the_snapshot(demo):
+    """MLflow's own loader, on the snapshot as extracted (integer columns included):
+    the RUL champion (a retraining challenger by now) and the detector answer as
+    their pipelines do on Shipyard's conversion of the same rows."""
+    import mlflow
+
+    result, _ = demo
+    ws = result.outcome.workspace
+    mlflow.set_tracking_uri(ws.tracking_uri)
+    rows = result.outcome.snapshot.frame().sort_values(["engine_id", "departure"]).head(3000)
+    assert rows["cycles_since_new"].dtype.kind == "i"
+    rul = registry.load(ws, "fleet-rul")
+    assert rul.card.version == "2"
+    answers = mlflow.pyfunc.load_model("models:/fleet-rul@champion").predict(rows)
+    np.testing.assert_allclose(answers, rul.pipeline.predict(rul.card.schema.model_frame(rows)),
+                               rtol=1e-9)
+    detector = registry.load(ws, "fleet-anomaly")
+    flagged = mlflow.pyfunc.load_model("models:/fleet-anomaly@champion").predict(rows)
+    scores = anomaly_scores(detector.pipeline, detector.card.schema.model_frame(rows))
+    assert flagged == (scores >= detector.card.threshold).tolist()
+    assert 0 < sum(flagged) < len(flagged)
+
+
 def test_demo_business_table_recomputed_from_the_simulator_truth(demo):
     """The policies replayed by hand: the held-out engines (20% of the failed ones,
     by engine), their true flights left from the removals table, the first
@@ -313,6 +337,9 @@ def test_shipyard_serve_answers_with_the_champion(demo):
         assert client.post("/predict", json=payload[0]).status_code == 200  # still serving
         schema = client.get("/openapi.json").json()
         assert "egt_c" in str(schema)
+        checked = promtool_check(client.get("/metrics").text)  # alerts, log and companions too
+        assert checked.returncode == 0 and not (checked.stdout + checked.stderr).strip(), \
+            checked.stdout + checked.stderr
         serving = client.get("/model").json()["serving"]
         assert serving["path"] == "onnx", serving
         runs = {s["step"]: s["runs"] for s in serving["steps"]}

@@ -137,6 +137,9 @@ def test_labels_follow_the_task(tmp_path):
     check = labels.checker(regression_model().card)
     assert check(3) is None and check(2.5) is None
     assert "not a number" in check("3") and "not a number" in check(True)
+    # every finite float64 is a label, to the last one; an integer beyond them is not
+    assert check(-1.7976931348623157e308) is None and check(2**1023) is None
+    assert "not a number" in check(2**1024)
     anomaly = ModelCard(name="a", task="anomaly", target=None, schema=SCHEMA)
     assert labels.checker(anomaly)(True) is None and "true or false" in labels.checker(anomaly)(1)
     multi = ModelCard(name="m", task="multiclass", target="t", schema=SCHEMA, classes=(0, 1, 2))

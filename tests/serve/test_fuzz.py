@@ -25,14 +25,17 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from schemathesis import GenerationMode
 
+from shipyard.monitor.store import LogStore
 from shipyard.serve import create_app, openapi
 from shipyard.serve.alerts import AlertSink, AlertStore, Rules, routes
 from shipyard.serve.auth import Keys
 from shipyard.serve.background import BackgroundServer
+from shipyard.serve.dashboard import routes as dashboard_routes
+from shipyard.serve.log import PredictionLog
 from shipyard.spec.serving import Alert, Auth
 
 from .cases import MAX_BODY_BYTES, MAX_ROWS
-from .models import binary_model, raw_rows
+from .models import binary_model, raw_rows, regression_model
 
 TASKS = ("binary", "regression")
 OPERATIONS = ("POST /predict", "POST /invocations", "GET /health", "GET /ping", "GET /version",
@@ -246,6 +249,43 @@ def test_keyed_routes_refuse_requests_without_a_valid_key(alerting, session, lab
     url, document = alerting
     schema = schemathesis.openapi.from_dict(document, config=config(**{"base-url": url}))
     fuzz(schema, label, GenerationMode.POSITIVE, session, expect={401, 403})
+
+
+@pytest.fixture(scope="module", params=["binary", "regression"])
+def logging(request, tmp_path_factory):
+    """A real server with a prediction log (so ``/feedback``) and the dashboard, as
+    ``shipyard serve`` runs one with monitoring: the schema it publishes, loaded
+    from its own URL, holding some logged predictions."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('log') / 'predictions.db'}"
+    log, store = PredictionLog(url), LogStore(url)
+    model = binary_model() if request.param == "binary" else regression_model()
+    app = create_app(model, max_rows=MAX_ROWS, max_body_bytes=MAX_BODY_BYTES, log=log,
+                     extra_routes=dashboard_routes(store, None, "fuzz"))
+    with BackgroundServer(app) as server:
+        answer = httpx.post(f"{server.url}/predict", json=raw_rows(5, seed=2), trust_env=False)
+        assert answer.status_code == 200, answer.text
+        yield schemathesis.openapi.from_url(f"{server.url}/openapi.json", config=config(),
+                                            proxies={"no_proxy": "127.0.0.1"})
+    store.close()
+
+
+LOGGING_OPERATIONS = (*OPERATIONS, "POST /feedback", "GET /dashboard", "GET /dashboard/data")
+
+
+def test_a_server_with_a_log_and_the_dashboard_documents_every_route(logging):
+    documented = {f"{method.upper()} {path}"
+                  for path, methods in logging.raw_schema["paths"].items() for method in methods}
+    assert documented == set(LOGGING_OPERATIONS)
+
+
+@pytest.mark.parametrize("label", ["POST /feedback", "GET /dashboard", "GET /dashboard/data",
+                                   "GET /health", "GET /metrics"])
+def test_the_log_and_dashboard_routes_keep_the_contract(logging, session, label):
+    fuzz(logging, label, GenerationMode.POSITIVE, session)
+
+
+def test_malformed_feedback_is_refused_with_a_reason(logging, session):
+    fuzz(logging, "POST /feedback", GenerationMode.NEGATIVE, session)
 
 
 # ------------------------------------------------------------------- bugs found, now fixed

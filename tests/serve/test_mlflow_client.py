@@ -110,3 +110,20 @@ def test_a_csv_body_is_read_as_mlflows_server_reads_it(served):
     # /predict is JSON only
     assert http.post("/predict", content=body,
                      headers={"Content-Type": "text/csv"}).status_code == 415
+
+
+def test_invocations_drop_columns_the_model_does_not_take_but_not_a_misspelt_one(served):
+    model, http = served["regression"].model, served["regression"].client
+    rows = raw_rows(4, seed=3)
+    expected = model.pipeline.predict(model.card.schema.model_frame(pd.DataFrame(rows)))
+    wider = [{**r, "customer_id": 100 + i} for i, r in enumerate(rows)]  # as MLflow: ignored
+    answer = http.post("/invocations", json={"dataframe_records": wider})
+    assert answer.status_code == 200, answer.text
+    np.testing.assert_allclose(answer.json()["predictions"], expected, rtol=1e-9)
+    misspelt = [{("incme" if k == "income" else k): v for k, v in r.items()} for r in rows]
+    refused = http.post("/invocations", json={"dataframe_records": misspelt})
+    assert refused.status_code == 422
+    message = refused.json()["message"]
+    assert "unknown column 'incme'" in message and "did you mean 'income'" in message
+    # /predict stays strict about a column it does not know
+    assert http.post("/predict", json=wider[0]).status_code == 422

@@ -26,6 +26,7 @@ from shipyard.workspace import Workspace
 from tests.loop.project import append, rows, write
 
 from .load import wait_until
+from .prometheus import promtool_check
 
 SENT = 120
 BROKEN = ("  outcomes:\n    query: SELEC eid, y FROM rows\n    on: [eid]\n"
@@ -89,12 +90,17 @@ def test_the_server_runs_passes_and_exports_their_figures(folder: Path):
         assert got[("shipyard_feature_drifted", feature)] == float(f["drifted"])
     assert {k[1][0][1] for k in got if k[0] == "shipyard_feature_psi"} == {"a", "b", "c"}
     assert ("shipyard_prediction_drift", (("method", "ks"),)) in got
-    # the distribution of what the model answered: the window's quantiles
+    checked = promtool_check(metrics.text)  # the monitoring families pass Prometheus's lint
+    assert checked.returncode == 0 and not (checked.stdout + checked.stderr).strip(), \
+        checked.stdout + checked.stderr
+    # the distribution of what the model answered: a summary of the window
     served = np.array([item["prediction"] for item in answer.json()["predictions"]])
-    assert got[("shipyard_prediction_quantile", (("quantile", "0.5"),))] == \
+    assert got[("shipyard_window_predictions", (("quantile", "0.5"),))] == \
         pytest.approx(np.quantile(served, 0.5))
-    assert got[("shipyard_prediction_quantile", (("quantile", "0.95"),))] == \
+    assert got[("shipyard_window_predictions", (("quantile", "0.95"),))] == \
         pytest.approx(np.quantile(served, 0.95))
+    assert got[("shipyard_window_predictions_count", ())] == SENT
+    assert got[("shipyard_window_predictions_sum", ())] == pytest.approx(served.sum())
 
     with LogStore.of(watched, Workspace.of(watched)) as store:  # stopped: no more passes
         count = len(store.passes())

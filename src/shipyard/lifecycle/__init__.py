@@ -138,7 +138,7 @@ def run_project(project: Project, progress: Report = silent,
             run.log_json("fairness.json", fair.to_dict())
         if rival is not None:
             run.log_metrics({f"champion_holdout_{k}": v for k, v in rival.metrics.items()})
-        run.log_model(model, card, got.held.X.head(5), registry.requirements())
+        run.log_model(model, card, got.held_rows, registry.requirements())
         run.log_reference(_reference(project, model, card, got).to_files())
 
         text = page(project, run.id, got.snapshot, got.profile, ds, result, ev, verdicts, rival,

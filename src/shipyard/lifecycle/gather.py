@@ -50,18 +50,10 @@ def gather(project: Project, ws: Workspace, run, progress: Report,
     else:
         table = data.extract(project, lambda n: progress("Extracting rows", n, None))
     progress("Extracting rows", table.num_rows, table.num_rows)
-    frame = data.to_frame(table)
-    if project.label:
-        frame = labels.derive(frame, project.label, project.entity, project.time,
-                              project.target)
+    frame = labelled(project, table)
     prof = None
     if project.target is not None:  # the profile is of features against a target
-        progress("Profiling", 0, 1)
-        # labelled anomalies are profiled as the binary target they are
-        prof = profile.profile(frame, target=project.target,
-                               task=BINARY if project.task == ANOMALY else project.task,
-                               entity=project.entity, time=project.time, seed=project.seed)
-        progress("Profiling", 1, 1)
+        prof = profile_rows(project, frame, progress)
     early = _judge_rows(project, frame, prof, run, overrides or [])
     ds = prepare.dataset(frame, project, leave_out=_not_features(prof) | {
         c: f"{why}; gates.privacy.allow lets it in, with a reason"
@@ -93,6 +85,25 @@ def gather(project: Project, ws: Workspace, run, progress: Report,
         run.set_tags({"shipyard.snapshot.test": test_snap.digest})
         share(run, project, test_snap, test=True)
     return Gathered(prof, ds, fit, held, snap, held_rows, early.results, early.unlogged)
+
+
+def labelled(project: Project, table) -> pd.DataFrame:
+    """The extracted rows as a frame, with the label derived when the project says how."""
+    frame = data.to_frame(table)
+    if project.label:
+        frame = labels.derive(frame, project.label, project.entity, project.time,
+                              project.target)
+    return frame
+
+
+def profile_rows(project: Project, frame: pd.DataFrame, progress: Report) -> profile.Profile:
+    progress("Profiling", 0, 1)
+    # labelled anomalies are profiled as the binary target they are
+    found = profile.profile(frame, target=project.target,
+                            task=BINARY if project.task == ANOMALY else project.task,
+                            entity=project.entity, time=project.time, seed=project.seed)
+    progress("Profiling", 1, 1)
+    return found
 
 
 def _judge_rows(project: Project, frame: pd.DataFrame, prof, run,

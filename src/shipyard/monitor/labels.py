@@ -7,6 +7,8 @@ detector's label is true (an anomaly) or false.
 
 from __future__ import annotations
 
+import math
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -61,7 +63,9 @@ def same_class(value: Any, cls: Any) -> bool:
 
 
 def _number(value: Any) -> str | None:
-    if type(value) in (int, float) and -1e308 < value < 1e308:  # finite, within float64
+    if type(value) is float and math.isfinite(value):
+        return None
+    if type(value) is int and abs(value) <= sys.float_info.max:  # stored as a float64
         return None
     return f"label {describe(value)} is not a number: this model predicts numbers"
 

@@ -146,7 +146,8 @@ def _outputs(card: ModelCard, logged: pd.DataFrame) -> dict[str, dict[str, float
     if values.size == 0:
         return None
     found = np.quantile(values, QUANTILES)
-    return {"quantiles": {f"{q:g}": float(v) for q, v in zip(QUANTILES, found, strict=True)}}
+    return {"quantiles": {f"{q:g}": float(v) for q, v in zip(QUANTILES, found, strict=True)},
+            "count": int(values.size), "sum": float(values.sum())}
 
 
 def _live(card: ModelCard, logged: pd.DataFrame) -> dict[str, Any] | None:

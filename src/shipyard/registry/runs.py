@@ -103,20 +103,28 @@ class Run:
                 name=f"snapshot-{digest[:12]}", digest=digest[:32])
             mlflow.log_input(dataset, context="training")  # the schema is inferred here
 
-    def log_model(self, pipeline, card: ModelCard, example: pd.DataFrame,
+    def log_model(self, pipeline, card: ModelCard, rows: pd.DataFrame,
                   requirements: list[str]) -> str:
-        import mlflow.sklearn
-        from mlflow.models import infer_signature
+        """Log the fitted pipeline with its card; the first rows of ``rows`` (as
+        extracted) are its input example, their types its signature's."""
+        from mlflow.models import Model
 
-        signature = infer_signature(example, _sample_output(pipeline, example, card))
+        from shipyard.registry import flavor
+
+        example = flavor.example(card.schema, rows)
+        signature = flavor.signature(card.schema, [_sample_output(card)])
         # Pickle formats warn on every save; the warning is for untrusted artifacts,
         # and these are written and read by the same project.
         level = logging.getLogger("mlflow.sklearn").level
         logging.getLogger("mlflow.sklearn").setLevel(logging.ERROR)
         try:
-            info = mlflow.sklearn.log_model(
-                pipeline, name="model", signature=signature, pip_requirements=requirements,
-                metadata={"shipyard": card.to_dict()}, serialization_format="cloudpickle")
+            with warnings.catch_warnings():
+                # MLflow compares the example's columns with a range, which pandas 3 deprecates.
+                warnings.filterwarnings("ignore", message="Operation with range is deprecated")
+                info = Model.log(
+                    artifact_path=None, name="model", flavor=flavor.FLAVOR, sk_model=pipeline,
+                    signature=signature, input_example=example, pip_requirements=requirements,
+                    metadata={"shipyard": card.to_dict()}, serialization_format="cloudpickle")
         finally:
             logging.getLogger("mlflow.sklearn").setLevel(level)
         self.model_uri, self.model_id = info.model_uri, info.model_id
@@ -176,12 +184,14 @@ def open_run(workspace: Workspace, experiment: str, run_name: str | None = None)
         yield Run(active.info.run_id)
 
 
-def _sample_output(pipeline, example: pd.DataFrame, card: ModelCard):
+def _sample_output(card: ModelCard):
+    """One answer of the kind ``POST /invocations`` gives, for the signature."""
     if card.task == "regression":
-        return pipeline.predict(example)
+        return 0.0
     if card.task == "anomaly":
-        return -pipeline.score_samples(example)
-    return pipeline.predict_proba(example)
+        return True
+    label = card.classes[0]
+    return label.item() if hasattr(label, "item") else label
 
 
 def _short(value, limit: int = 500) -> str:

@@ -12,7 +12,7 @@ from functools import cache
 import jinja2
 from markupsafe import Markup
 
-import shipyard
+from shipyard._version import __version__
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def render(
         subtitle=subtitle,
         facts=[(str(k), str(v)) for k, v in (facts or {}).items()],
         sections=entries,
-        version=shipyard.__version__,
+        version=__version__,
     )
 
 

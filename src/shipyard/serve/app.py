@@ -274,7 +274,9 @@ async def openapi_endpoint(request: Request) -> Response:
                            alerts=state.alerts is not None, feedback=state.log is not None,
                            history=state.engine.history.describe()
                            if state.engine.history is not None else None,
-                           companions={c.key: c.card for c in state.companions})
+                           companions={c.key: c.card for c in state.companions},
+                           dashboard=any(getattr(r, "path", None) == "/dashboard"
+                                         for r in request.app.routes))
     return responses.json_response(doc)
 
 

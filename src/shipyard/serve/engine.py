@@ -45,6 +45,11 @@ class Engine:
             else frozenset()
 
     @cached_property
+    def expected(self) -> frozenset[str]:
+        """Every key a request row carries: the inputs and the extra keys."""
+        return frozenset(self.card.schema.names) | self.extra
+
+    @cached_property
     def required(self) -> tuple[str, ...]:
         """Keys that may not be null: the entity; and the time when readings are
         scored from history."""

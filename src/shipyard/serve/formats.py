@@ -8,6 +8,9 @@ Accepted bodies (``params`` is allowed and ignored):
 the model's column order, or one list per column. Numeric columns sent as text
 ("700.5") are read as numbers, as MLflow's schema enforcement converts them.
 A ``text/csv`` body (header line, then rows) is read as MLflow's server reads one.
+Columns the model does not take are dropped, as MLflow's schema enforcement drops
+them, but only from a row that has every column the model takes: a misspelt column
+is then a missing one, and the error names both.
 """
 
 from __future__ import annotations
@@ -50,6 +53,14 @@ def mlflow_rows(payload: Any, schema: Schema, max_rows: int) -> list:
         rows = [_positional(row, schema, i) if isinstance(row, list) else row
                 for i, row in enumerate(value)]
     return _numbers_from_text(rows_of(rows, max_rows), schema)
+
+
+def known_columns(rows: list, expected: frozenset[str]) -> list:
+    """``rows`` without the keys outside ``expected``, in rows that have them all."""
+    if all(type(row) is dict and row.keys() == expected for row in rows):
+        return rows  # the common case
+    return [{k: v for k, v in row.items() if k in expected}
+            if type(row) is dict and row.keys() > expected else row for row in rows]
 
 
 def csv_rows(body: bytes, schema: Schema, max_rows: int) -> list:

@@ -20,6 +20,7 @@ import re
 import time
 
 import orjson
+from starlette.routing import Match
 
 from shipyard.serve import formats, inputs, predict, responses
 from shipyard.serve.batching import Overloaded
@@ -29,6 +30,7 @@ from shipyard.serve.inputs import InputError
 log = logging.getLogger("shipyard.serve")
 
 ROUTES = {"/predict": "predict", "/invocations": "invocations"}
+UNMATCHED = "unmatched"  # the route label of a request for a path no route serves
 THREAD_BYTES = 64 * 1024  # bodies above this are decoded off the event loop
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 _SAFE_ID = re.compile(rb"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")  # safe in logs, URLs and headers
@@ -44,12 +46,39 @@ class HotPath:
         self.rest = rest
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST":
+        if scope["type"] != "http":
+            await self.rest(scope, receive, send)
+            return
+        if scope["method"] == "POST":
             route = ROUTES.get(scope["path"])
             if route is not None:
                 await self.predict(route, scope, receive, send)
                 return
-        await self.rest(scope, receive, send)
+        await self.counted(scope, receive, send)
+
+    async def counted(self, scope, receive, send) -> None:
+        """Any other request, counted under its route's path (without the leading
+        slash) or, for a path no route serves, under ``unmatched``: the label's
+        values are bounded by the routes, whatever clients ask for."""
+        started, status = time.perf_counter(), 500
+
+        async def sending(message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.rest(scope, receive, sending)
+        finally:
+            self.state.metrics.answered(self._route(scope), status,
+                                        time.perf_counter() - started)
+
+    def _route(self, scope) -> str:
+        for route in self.rest.routes:
+            if route.matches(scope)[0] != Match.NONE:
+                return ROUTES.get(route.path) or route.path.lstrip("/")
+        return UNMATCHED
 
     async def predict(self, route: str, scope, receive, send) -> None:
         started = time.perf_counter()
@@ -116,15 +145,16 @@ class HotPath:
 
 def _decode(state, engine, route: str, body: bytes, media: str = responses.JSON):
     max_rows = state.settings.max_rows
-    if media == CSV:  # only /invocations takes it, as MLflow's server does
-        rows = formats.csv_rows(body, engine.card.schema, max_rows)
-        return rows, inputs.checked(rows, engine.card.schema, engine.extra, engine.required)
-    payload = inputs.parse(body, constants=route == "invocations")
+    schema = engine.card.schema
     if route == "invocations":
-        rows = formats.mlflow_rows(payload, engine.card.schema, max_rows)
+        if media == CSV:  # only /invocations takes it, as MLflow's server does
+            rows = formats.csv_rows(body, schema, max_rows)
+        else:
+            rows = formats.mlflow_rows(inputs.parse(body, constants=True), schema, max_rows)
+        rows = formats.known_columns(rows, engine.expected)
     else:
-        rows = inputs.rows_of(payload, max_rows)
-    return rows, inputs.checked(rows, engine.card.schema, engine.extra, engine.required)
+        rows = inputs.rows_of(inputs.parse(body), max_rows)
+    return rows, inputs.checked(rows, schema, engine.extra, engine.required)
 
 
 # MLflow's scoring server answers errors as {"error_code", "message"}, with these codes.
@@ -199,6 +229,10 @@ def check_content_type(header: str, csv: bool = False) -> str:
         name, _, value = param.partition("=")
         if name.strip() == "charset" and value.strip().strip('"') not in ("utf-8", "utf8"):
             raise InputError(415, f"unsupported charset in {header!r}: the body must be utf-8")
+        if csv and name.strip() == "format":  # refused as MLflow 2 and later refuse it
+            raise InputError(415, f"{param!r} in the Content-Type is MLflow 1's scoring "
+                                  "protocol: send application/json with the body under "
+                                  "dataframe_split, dataframe_records, instances or inputs")
     return media
 
 

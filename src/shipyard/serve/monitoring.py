@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, Metric
 
 log = logging.getLogger("shipyard.serve")
 CACHE_S = 5.0  # how long a worker trusts the latest pass it read
@@ -175,18 +175,25 @@ class _Collector:
 
 
 def _outputs(outputs: dict):
-    """The distribution of the model's outputs in the latest window."""
-    quantile = GaugeMetricFamily("shipyard_prediction_quantile",
-                                 "Quantiles of the predicted values or scores in the latest "
-                                 "monitoring window", labels=["quantile"])
-    for q, value in (outputs.get("quantiles") or {}).items():
-        quantile.add_metric([q], float(value))
+    """The distribution of the model's outputs in the latest window: a summary
+    (quantiles, count and sum of the window's predicted values or scores), or the
+    share of each predicted class."""
+    if outputs.get("quantiles"):
+        name = "shipyard_window_predictions"
+        summary = Metric(name, "Predicted values (or scores) in the latest monitoring "
+                               "window: quantiles, count and sum", "summary")
+        for q, value in outputs["quantiles"].items():
+            summary.add_sample(name, {"quantile": q}, float(value))
+        if "count" in outputs:  # windows saved before count and sum were kept have neither
+            summary.add_sample(f"{name}_count", {}, float(outputs["count"]))
+            summary.add_sample(f"{name}_sum", {}, float(outputs["sum"]))
+        yield summary
     share = GaugeMetricFamily("shipyard_prediction_class_share",
                               "Share of each predicted class in the latest monitoring window",
                               labels=["class"])
     for name, value in (outputs.get("shares") or {}).items():
         share.add_metric([name], float(value))
-    yield from (quantile, share)
+    yield share
 
 
 def _number(value) -> float:

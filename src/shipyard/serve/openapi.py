@@ -190,7 +190,7 @@ def _feedback_path() -> dict[str, Any]:
 
 def paths(card: ModelCard, max_rows: int, max_body_bytes: int,
           alerts: bool = False, feedback: bool = False,
-          history: dict | None = None) -> dict[str, Any]:
+          history: dict | None = None, dashboard: bool = False) -> dict[str, Any]:
     found = {
         "/predict": {"post": _predict_operation(card, "predict", max_rows, max_body_bytes,
                                                 history)},
@@ -240,7 +240,30 @@ def paths(card: ModelCard, max_rows: int, max_body_bytes: int,
         found.update(_feedback_path())
     if history:
         found.update(_history_paths())
+    if dashboard:
+        found.update(_dashboard_paths())
     return found
+
+
+def _dashboard_paths() -> dict[str, Any]:
+    listed = {"type": "array", "items": {"type": "object"}}
+    return {
+        "/dashboard": _get("dashboard", "The live monitoring dashboard, a web page",
+                           {"description": "The page; it polls /dashboard/data.",
+                            "content": _content({"type": "string"}, "text/html")},
+                           tag="monitor"),
+        "/dashboard/data": _get(
+            "dashboardData", "What the dashboard draws: traffic, latency, drift, live "
+            "performance, retraining decisions and versions", tag="monitor",
+            ok=_answer("The dashboard's data.", closed_object({
+                "project": {"type": "string"}, "generated": {"type": "number"},
+                "refresh_s": {"type": "number"}, "champion": {"type": "object"},
+                "errors": {"type": "array", "items": {"type": "string"}},
+                "summary": {"type": "object"}, "charts": {"type": "object"},
+                "features": listed, "decisions": listed, "served": listed,
+                "versions": listed})),
+            security=_open_or_keyed(), responses=_auth_errors(admin=False)),
+    }
 
 
 HISTORY_409 = ("A reading the history store refuses, nothing of the body stored: the same "
@@ -290,12 +313,14 @@ def _history_paths() -> dict[str, Any]:
 def document(card: ModelCard, *, max_rows: int, max_body_bytes: int,
              alerts: bool = False, feedback: bool = False,
              history: dict | None = None,
-             companions: dict[str, ModelCard] | None = None) -> dict[str, Any]:
+             companions: dict[str, ModelCard] | None = None,
+             dashboard: bool = False) -> dict[str, Any]:
     """The whole OpenAPI document for a server of ``card``'s model; ``alerts`` adds
     the alert routes (served when the project declares alert rules), ``feedback``
     the request ids and ``POST /feedback`` (served with a prediction log), ``history``
     (the history store's description) the raw-reading contract and ``/history``,
-    ``companions`` (key -> card) their answers in each prediction."""
+    ``companions`` (key -> card) their answers in each prediction, ``dashboard``
+    the dashboard's page and data."""
     return {
         "openapi": OPENAPI_VERSION,
         "info": {"title": f"{card.name} ({card.task})", "version": card.version or "unregistered",
@@ -304,7 +329,7 @@ def document(card: ModelCard, *, max_rows: int, max_body_bytes: int,
                                 + ". Every refused request gets a 4xx "
                                 f"(or 503 with Retry-After when overloaded) whose body is "
                                 f"{{\"error\": one line, \"details\": [...]}}. {SECURITY_NOTE}"},
-        "paths": paths(card, max_rows, max_body_bytes, alerts, feedback, history),
+        "paths": paths(card, max_rows, max_body_bytes, alerts, feedback, history, dashboard),
         "components": {
             "schemas": schemas(card, max_rows, alerts, feedback, history, companions),
             "securitySchemes": {
