@@ -17,6 +17,7 @@ from shipyard import registry, spec
 from shipyard.lifecycle import run_project
 
 DATA = Path(os.environ.get("SHIPYARD_DATA", Path(__file__).parents[3] / "shared" / "data"))
+assert DATA.is_dir(), f"the shared datasets are not at {DATA}: set SHIPYARD_DATA"
 EXAMPLES = Path(__file__).parents[2] / "examples"
 
 SMALL = """\

@@ -54,7 +54,7 @@ def check(spec: DataGate, frame: pd.DataFrame, findings: list | None = None) -> 
             results.append(_missing(str(name), frame[name], limit, block))
     if spec.leakage != "off":
         results += [_leakage(f, spec.leakage == "block") for f in findings or []
-                    if _get(f, "kind") == "leakage"]
+                    if _get(f, "kind") in ("leakage", "dominant")]
     return results
 
 
@@ -175,8 +175,8 @@ def _missing(name: str, values: pd.Series, limit: float, block: bool) -> GateRes
 
 
 def _leakage(finding, blocking: bool) -> GateResult:
-    column = _get(finding, "column")
-    return judge("data", f"{column}.leakage", 1, "<=", 0,
+    column, kind = _get(finding, "column"), _get(finding, "kind")
+    return judge("data", f"{column}.{kind}", 1, "<=", 0,
                  f"leakage suspect: {_get(finding, 'message')}", blocking)
 
 

@@ -35,6 +35,7 @@ from shipyard.profile.findings import (
     CLASS_IMBALANCE,
     CONSTANT,
     CORRELATED,
+    DOMINANT,
     DUPLICATE_ROWS,
     FINDING_KINDS,
     HIGH_CARDINALITY,
@@ -56,7 +57,7 @@ from shipyard.profile.stats import ColumnProfile, Histogram, Summary, TargetProf
 
 __all__ = [
     "CLASS_COUNT", "CLASS_IMBALANCE", "CONSTANT", "CORRELATED", "DUPLICATE_ROWS",
-    "FINDING_KINDS", "HIGH_CARDINALITY", "HIGH_MISSING", "IDENTIFIER", "LEAKAGE",
+    "DOMINANT", "FINDING_KINDS", "HIGH_CARDINALITY", "HIGH_MISSING", "IDENTIFIER", "LEAKAGE",
     "MISSING_TARGET", "MULTIVARIATE_OUTLIERS", "NEAR_CONSTANT", "NOT_A_FEATURE", "OUTLIERS",
     "SEVERITIES", "SINGLE_CLASS", "ColumnProfile", "Correlations", "Finding", "Histogram",
     "Profile", "Summary", "TargetProfile", "profile", "section",

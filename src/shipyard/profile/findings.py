@@ -28,9 +28,12 @@ OUTLIERS = "outliers"
 MULTIVARIATE_OUTLIERS = "multivariate_outliers"
 CORRELATED = "correlated"
 LEAKAGE = "leakage"
+# One column far above the rest: a post-outcome value, or an honest strong feature.
+# Only a person can tell, so it is kept as a feature and the data gate warns.
+DOMINANT = "dominant"
 FINDING_KINDS = (CONSTANT, NEAR_CONSTANT, HIGH_MISSING, DUPLICATE_ROWS, IDENTIFIER,
                  HIGH_CARDINALITY, CLASS_IMBALANCE, SINGLE_CLASS, CLASS_COUNT, MISSING_TARGET,
-                 OUTLIERS, MULTIVARIATE_OUTLIERS, CORRELATED, LEAKAGE)
+                 OUTLIERS, MULTIVARIATE_OUTLIERS, CORRELATED, LEAKAGE, DOMINANT)
 SEVERITIES = ("error", "warning", "info")  # most severe first
 # Columns with these findings carry nothing a model should learn from: an identifier
 # is memorised, a constant says nothing. Leakage suspects are not among them: a

@@ -37,7 +37,7 @@ def metric_for(task: str, n_classes: int) -> str:
     return "roc_auc" if n_classes == 2 else "balanced_accuracy"
 
 
-def _split(y: np.ndarray, classes: bool, rng: np.random.Generator) -> np.ndarray:
+def held_out(y: np.ndarray, classes: bool, rng: np.random.Generator) -> np.ndarray:
     """True for the held-out rows: 3 in 10, within each class when ``classes``."""
     order = rng.permutation(len(y))
     rank = np.empty(len(y), dtype=np.int64)
@@ -63,7 +63,7 @@ def _roc_auc(y: np.ndarray, score: np.ndarray) -> float | None:
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def _score(metric: str, y: np.ndarray, predicted: np.ndarray) -> float | None:
+def score_of(metric: str, y: np.ndarray, predicted: np.ndarray) -> float | None:
     """``predicted`` is a positive-class probability (roc_auc), a class code
     (balanced_accuracy) or a value (r2)."""
     if metric == "roc_auc":
@@ -131,9 +131,9 @@ def _numeric_score(x: np.ndarray, y: np.ndarray, test: np.ndarray, metric: str,
     """The held-out score of the numeric column ``x``; None when it cannot be had."""
     if np.isnan(x[~test]).all() or (metric != "r2" and len(np.unique(y[~test])) < 2):
         return None
-    score = _score(metric, y[test], _tree(x, y, test, metric, seed))
+    score = score_of(metric, y[test], _tree(x, y, test, metric, seed))
     if metric == "r2" and score is not None:  # the better of steps and lines
-        lines = _score(metric, y[test], _interpolation(x, y, test))
+        lines = score_of(metric, y[test], _interpolation(x, y, test))
         score = max(score, lines) if lines is not None else score
     return score
 
@@ -157,7 +157,7 @@ def single_column_scores(columns: dict[str, np.ndarray], codes: dict[str, np.nda
     y = y[keep]
     if len(y) < MIN_ROWS:
         return {}
-    test = _split(y, metric != "r2", np.random.default_rng(seed))
+    test = held_out(y, metric != "r2", np.random.default_rng(seed))
     scores = {}
     for name, values in columns.items():
         values = values[keep]
@@ -172,7 +172,7 @@ def single_column_scores(columns: dict[str, np.ndarray], codes: dict[str, np.nda
         scores[name] = max(found) if found else None
     for name, value_codes in codes.items():
         predicted = _lookup(value_codes[keep], y, test, metric, n_classes)
-        scores[name] = _score(metric, y[test], predicted)
+        scores[name] = score_of(metric, y[test], predicted)
     return {name: score for name, score in scores.items() if score is not None}
 
 

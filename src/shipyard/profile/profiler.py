@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
 from shipyard.errors import DataError, did_you_mean
 from shipyard.metrics import BINARY, REGRESSION, TASKS
+from shipyard.profile import leaks
 from shipyard.profile.correlation import Correlations, correlated_findings, correlations
 from shipyard.profile.findings import (
     NEAR_CONSTANT,
@@ -18,7 +19,14 @@ from shipyard.profile.findings import (
     by_severity,
     find,
 )
-from shipyard.profile.leakage import leakage_findings, metric_for, single_column_scores
+from shipyard.profile.leakage import (
+    MIN_ROWS,
+    held_out,
+    leakage_findings,
+    metric_for,
+    single_column_scores,
+)
+from shipyard.profile.leaks import Ablation
 from shipyard.profile.outliers import multivariate_findings, multivariate_outlier_share
 from shipyard.profile.stats import (
     ColumnProfile,
@@ -56,6 +64,7 @@ class Profile:
     # held-out score of a one-column model of the target, per feature, in ``score_metric``
     column_scores: dict[str, float] = field(default_factory=dict)
     score_metric: str | None = None  # "r2", "roc_auc" or "balanced_accuracy"
+    ablation: Ablation | None = None  # the quick model with and without leakage suspects
 
     def column(self, name: str) -> ColumnProfile:
         """The profile of the column ``name``; KeyError when there is none."""
@@ -120,26 +129,64 @@ def _sample(rows: np.ndarray, limit: int, rng: np.random.Generator) -> np.ndarra
 
 def _scores(frame: pd.DataFrame, target: TargetProfile, features: list[ColumnProfile],
             codes: dict[str, np.ndarray], rng: np.random.Generator,
-            seed: int) -> tuple[dict[str, float], str | None]:
-    """How well each feature alone predicts the target, on a sample of labelled rows."""
+            seed: int) -> tuple[dict[str, float], str | None, list[Finding], Ablation | None]:
+    """How well each feature alone predicts the target, on a sample of labelled
+    rows; the leakage findings (one column, sub-labels, a dominant column) and the
+    quick model's ablation of the suspects."""
     series = frame[target.name]
     if target.task == REGRESSION:
         y_all = as_floats(series)
         labelled = np.flatnonzero(~np.isnan(y_all))
-        n_classes = 0
+        n_classes, classes = 0, []
     else:
         y_all, classes = pd.factorize(series, use_na_sentinel=True)
         labelled = np.flatnonzero(y_all >= 0)
         n_classes = len(classes)
         if n_classes < 2:
-            return {}, None
+            return {}, None, [], None
     rows = _sample(labelled, LEAKAGE_ROWS, rng)
     metric = metric_for(target.task, n_classes)
     numeric = {c.name: as_floats(frame[c.name])[rows] for c in features if c.numeric}
     text = {c.name: codes[c.name][rows] for c in features if c.kind in ("string", "other")}
     y = np.asarray(y_all)[rows]
-    return single_column_scores(numeric, text, y, metric=metric, n_classes=n_classes,
-                                seed=seed), metric
+    scores = single_column_scores(numeric, text, y, metric=metric, n_classes=n_classes,
+                                  seed=seed)
+    found = leakage_findings(scores, metric, target=target.name)
+    if metric != "r2" and len(y) >= MIN_ROWS:  # fewer: a perfect match happens by chance
+        few = {c.name: codes[c.name][rows] for c in features if c.distinct <= leaks.MAX_VALUES}
+        flagged = {f.column for f in found}
+        found += [f for f in leaks.sub_label_findings(few, y, [_plain(c) for c in classes],
+                                                      target=target.name)
+                  if f.column not in flagged]
+    # the quick model only when there is something to weigh: it costs a second or so
+    if len(y) < MIN_ROWS or not (found or leaks.could_dominate(scores, metric)):
+        return scores, metric, found, None
+    test = held_out(y, metric != "r2", np.random.default_rng(seed))
+    columns = {**numeric, **{k: v.astype(float) for k, v in text.items()}}
+
+    def weigh(suspects: list[str]) -> Ablation | None:
+        return leaks.ablation(columns, set(text), y.astype(float), test, metric, suspects,
+                              seed)
+
+    ablation = weigh([f.column for f in found])
+    dominant = leaks.dominant_finding(scores, ablation, metric, target=target.name)
+    if dominant is not None and dominant.column not in {f.column for f in found}:
+        found.append(dominant)
+        ablation = weigh([f.column for f in found])
+    return scores, metric, [_with_ablation(f, ablation) for f in found], ablation
+
+
+def _with_ablation(finding: Finding, ablation: Ablation | None) -> Finding:
+    """The finding, with what the quick model scores without its column."""
+    if ablation is None or finding.column not in ablation.without:
+        return finding
+    return replace(finding, message=f"{finding.message} A quick model of every feature "
+                   f"scores {ablation.full:.3f} with it and "
+                   f"{ablation.without[finding.column]:.3f} without it.")
+
+
+def _plain(value):
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def profile(frame: pd.DataFrame, *, target: str, task: str, entity: str | None = None,
@@ -201,11 +248,10 @@ def _across_columns(frame: pd.DataFrame, columns: list[ColumnProfile],
     spread = [name for name in numeric if name not in rare]
     share = multivariate_outlier_share(frame, spread, _sample(all_rows, ISOLATION_ROWS, rng),
                                        seed=seed)
-    scores, metric = _scores(frame, target, features, codes, rng, seed)
-    more = [*(leakage_findings(scores, metric, target=target.name) if metric else []),
-            *correlated_findings(corr, target=target.name),
+    scores, metric, leaking, ablation = _scores(frame, target, features, codes, rng, seed)
+    more = [*leaking, *correlated_findings(corr, target=target.name),
             *multivariate_findings(share, len(spread))]
     fields = {"correlations": corr, "multivariate_outlier_share": share,
               "outlier_columns": tuple(spread) if share is not None else (),
-              "column_scores": scores, "score_metric": metric}
+              "column_scores": scores, "score_metric": metric, "ablation": ablation}
     return fields, more

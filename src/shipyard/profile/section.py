@@ -9,7 +9,7 @@ from markupsafe import Markup, escape
 from shipyard import report
 from shipyard.metrics import REGRESSION
 from shipyard.profile.correlation import CORRELATED_ABOVE
-from shipyard.profile.findings import LEAKAGE
+from shipyard.profile.findings import DOMINANT, LEAKAGE
 from shipyard.profile.grid import distribution_grid
 from shipyard.profile.leakage import METRIC_TITLES
 from shipyard.profile.plots import correlation_plot, missing_plot, scores_plot, target_plot
@@ -57,15 +57,41 @@ def _callouts(p: Profile) -> str:
     if suspects:
         parts.append(
             f"<p>{report.badge('leakage suspects', 'bad')} {_names(suspects)}: "
-            f"{'each' if len(suspects) > 1 else 'it'} alone predicts the target almost "
-            "perfectly on held-out rows. Confirm the value is known at prediction time "
-            "before a model may use it.</p>")
+            "they predict the target too well (alone, or together as parts of it; the "
+            "findings give the evidence). They are left out of the features: confirm "
+            "the values are known at prediction time before listing them in "
+            "<code>features.include</code>.</p>")
+    strong = p.columns_flagged(DOMINANT)
+    if strong:
+        parts.append(
+            f"<p>{report.badge('one column dominates', 'warn')} {_names(strong)}: far above "
+            "every other column and close to all of them together. A value recorded "
+            "after the outcome looks like this; so does an honest strong feature. It is "
+            "kept: exclude it if it is not known at prediction time.</p>")
+    if suspects or strong:
+        parts.append(_ablation(p))
     idle = p.not_features()
     if idle:
         parts.append(
             f"<p>{report.badge('not a feature', 'neutral')} {_names(idle)}: identifiers "
             "and constants, nothing a model should learn from.</p>")
     return "".join(parts)
+
+
+def _ablation(p: Profile) -> str:
+    """What a quick model of every feature scores with and without the suspects."""
+    a = p.ablation
+    if a is None:
+        return ""
+    title = METRIC_TITLES.get(a.metric, a.metric)
+    rows = [{"quick model": "every feature", title: a.full}]
+    rows += [{"quick model": f"without '{name}'", title: score}
+             for name, score in a.without.items()]
+    if a.without_suspects is not None and len(a.without) != 1:
+        rows.append({"quick model": "without every suspect", title: a.without_suspects})
+    return ("<p>A quick gradient-boosting model on the profile's held-out rows, with "
+            f"and without the suspects ({title}):</p>"
+            + report.table(rows, formats={title: ".3f"}))
 
 
 def _findings(p: Profile) -> str:

@@ -31,15 +31,18 @@ def save_model(path: str, mlflow_model, sk_model, **kwargs) -> None:
     mlflow_model.save(os.path.join(path, MLMODEL_FILE_NAME))
 
 
-def signature(schema: Schema, outputs: list):
+def signature(schema: Schema, output):
     """Inputs as the snapshot holds them: an integer column stays ``long`` (a column
-    with missing values is float in the snapshot, so ``double``); outputs as given."""
-    from mlflow.models import ModelSignature, infer_signature
+    with missing values is float in the snapshot, so ``double``); one output column
+    of ``output``'s type (a value, a label or a flag)."""
+    from mlflow.models import ModelSignature
     from mlflow.types import ColSpec
     from mlflow.types import Schema as MlflowSchema
 
     inputs = MlflowSchema([ColSpec(_MLFLOW_TYPES[c.kind], c.name) for c in schema.columns])
-    return ModelSignature(inputs=inputs, outputs=infer_signature(None, outputs).outputs)
+    kind = "boolean" if isinstance(output, bool) else "long" if isinstance(output, int) \
+        else "double" if isinstance(output, float) else "string"
+    return ModelSignature(inputs=inputs, outputs=MlflowSchema([ColSpec(kind)]))
 
 
 def example(schema: Schema, rows: pd.DataFrame, n: int = 5) -> pd.DataFrame:

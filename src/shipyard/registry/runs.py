@@ -112,7 +112,7 @@ class Run:
         from shipyard.registry import flavor
 
         example = flavor.example(card.schema, rows)
-        signature = flavor.signature(card.schema, [_sample_output(card)])
+        signature = flavor.signature(card.schema, _sample_output(card))
         # Pickle formats warn on every save; the warning is for untrusted artifacts,
         # and these are written and read by the same project.
         level = logging.getLogger("mlflow.sklearn").level
