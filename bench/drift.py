@@ -23,6 +23,12 @@ next to the naive estimate that performance stays at the reference holdout's fig
 A second table shows what other dataset-drift shares would have given, on the same
 windows: an exploration, not a tuning of the defaults.
 
+With ``--vs-evidently``, Evidently's DataDriftPreset judges the same windows against the
+same reference, in a throwaway environment (``bench/.evidently``, made with uv: Evidently
+0.7 needs pandas < 3), and a table puts its detections beside Shipyard's:
+
+    SHIPYARD_DATA=../shared/data .venv/bin/python bench/drift.py --windows 50 --vs-evidently
+
 Last, the time ``drift.compare`` takes for 1,000,000 logged rows of 20 numeric features
 against a 10,000-row reference (median of 3; also 10 numeric + 10 text features).
 Exit status 1 when a target is missed.
@@ -149,6 +155,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--windows", type=int, default=200, help="windows per case (200)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--vs-evidently", action="store_true",
+                        help="also run Evidently's DataDriftPreset on the same windows")
     args = parser.parse_args()
     folder = Path(os.environ.get("SHIPYARD_DATA", ROOT.parent / "shared" / "data")) / "adult"
     console = Console(width=max(Console().width, 160))
@@ -174,13 +182,16 @@ def main() -> int:
                   f" -> isotonic calibration: {estimator.calibrated}")
 
     rng = np.random.default_rng(args.seed)
-    runs = {}
+    runs, drawn = {}, {}
     for shift in ("none", "age > 50", "degrees"):
         for size in SIZES:
+            drawn[shift, size] = windows(test, shift, size, args.windows, rng)
             found = [judge(ref, estimator, test, scores, labels, schema, idx, SHIFTED[shift])
-                     for idx in windows(test, shift, size, args.windows, rng)]
+                     for idx in drawn[shift, size]]
             runs[shift, size] = pd.DataFrame(found)
     missed = report(console, runs, args.windows)
+    if args.vs_evidently:
+        side_by_side(console, runs, evidently_verdicts(ref.train, test[FEATURES], drawn))
     seconds = timing(args.seed)
     speed = Table(title="drift.compare: 1,000,000 logged rows x 20 features vs 10,000 reference "
                         "rows (median of 3)")
@@ -236,6 +247,50 @@ def report(console: Console, runs: dict, count: int) -> int:
                     for rate in [alarms(found, settings).mean()])
         console.print(f"{name}: {'meets every' if meets else 'misses a'} drift target")
     return missed
+
+
+EVIDENTLY_ENV = ROOT / "bench" / ".evidently"
+EVIDENTLY_PINS = ["evidently>=0.7,<0.8", "pandas>=2.2,<3", "pyarrow>=15"]
+
+
+def evidently_verdicts(reference: pd.DataFrame, current: pd.DataFrame,
+                       drawn: dict) -> dict[tuple, list[bool]]:
+    """Evidently's data set drift verdict per window, from its own environment."""
+    import json
+    import subprocess
+    import tempfile
+
+    python = EVIDENTLY_ENV / "bin" / "python"
+    if not python.exists():
+        uv = Path(sys.executable).parent / "uv"
+        subprocess.run([str(uv), "venv", "-q", str(EVIDENTLY_ENV), "-p", sys.executable],
+                       check=True)
+        subprocess.run([str(uv), "pip", "install", "-q", "-p", str(python),
+                        *EVIDENTLY_PINS], check=True)
+    with tempfile.TemporaryDirectory(prefix="shipyard-evidently-") as tmp:
+        folder = Path(tmp)
+        reference.reset_index(drop=True).to_parquet(folder / "reference.parquet")
+        current.reset_index(drop=True).to_parquet(folder / "current.parquet")
+        keys = {f"{shift}|{size}": (shift, size) for shift, size in drawn}
+        (folder / "windows.json").write_text(json.dumps(
+            {key: [list(map(int, idx)) for idx in drawn[case]] for key, case in keys.items()}))
+        subprocess.run([str(python), str(ROOT / "bench" / "evidently_windows.py"), tmp],
+                       check=True)
+        found = json.loads((folder / "evidently.json").read_text())
+    return {keys[key]: verdicts for key, verdicts in found.items()}
+
+
+def side_by_side(console: Console, runs: dict, theirs: dict) -> None:
+    table = Table(title="Data set drift on the same windows and reference: Shipyard's "
+                        "defaults vs Evidently's DataDriftPreset (false alarms for 'none', "
+                        "detections for the shifts)")
+    for column in ("shift", "rows", "Shipyard", "Evidently"):
+        table.add_column(column, justify="left" if column == "shift" else "right")
+    for (shift, size), found in runs.items():
+        ours, other = int(found["drift"].sum()), sum(theirs[shift, size])
+        table.add_row(shift, f"{size:,}", f"{ours} of {len(found)}",
+                      f"{other} of {len(theirs[shift, size])}")
+    console.print(table)
 
 
 def alarms(found: pd.DataFrame, settings: Drift) -> np.ndarray:
