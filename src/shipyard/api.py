@@ -22,7 +22,6 @@ import pandas as pd
 
 from shipyard import spec
 from shipyard.card import LoadedModel, ModelCard
-from shipyard.errors import DataError
 from shipyard.gates import GateResult
 from shipyard.loop import Decision
 from shipyard.profile import Finding
@@ -124,18 +123,10 @@ class Model:
         """One row per row of ``frame`` (columns the model does not take are
         ignored): ``prediction``, and ``probability`` (binary), ``score`` (anomaly)
         or ``probabilities.<class>`` (classification), as ``POST /predict`` answers."""
-        from shipyard.serve.predict import items, predict_frame
+        from shipyard.serve.predict import frame_items
 
-        missing = [name for name in self.card.schema.names if name not in frame.columns]
-        if missing:
-            raise DataError(f"The frame lacks {len(missing)} column(s) the model takes: "
-                            f"{', '.join(missing[:10])}", hint="pass the columns of the "
-                            "project's query (extra columns are ignored)")
-        rows = frame.reset_index(drop=True)
-        scores = predict_frame(self.pipeline, self.card, self.card.schema.model_frame(rows),
-                               len(rows))
-        return pd.json_normalize(items(self.card, scores)).set_axis(frame.index)
-
+        answers = frame_items(self.pipeline, self.card, frame)
+        return pd.json_normalize(answers).set_axis(frame.index)
 
 class Project:
     """A project file, loaded and validated. Methods run the life cycle's stages."""

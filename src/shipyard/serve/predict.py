@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from shipyard.card import LoadedModel, ModelCard
+from shipyard.errors import DataError
 from shipyard.metrics import ANOMALY, BINARY, CLASSIFICATION, anomaly_scores
 
 
@@ -68,6 +69,19 @@ def predict_frame(pipeline, card: ModelCard, frame: pd.DataFrame, n_rows: int) -
     if values.shape != (n_rows,):
         raise RuntimeError(f"predict returned {values.shape[0]} values for {n_rows} rows")
     return Scores(values=values)
+
+
+def frame_items(pipeline, card: ModelCard, frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """One answer per row of a client's frame (as extracted, or as a notebook holds
+    it), converted as the server converts rows; columns beyond the schema's are
+    ignored, a missing one is a DataError naming it."""
+    missing = [name for name in card.schema.names if name not in frame.columns]
+    if missing:
+        raise DataError(f"The frame lacks {len(missing)} column(s) the model takes: "
+                        f"{', '.join(missing[:10])}", hint="pass the columns of the "
+                        "project's query (extra columns are ignored)")
+    rows = frame.reset_index(drop=True)
+    return items(card, predict_frame(pipeline, card, card.schema.model_frame(rows), len(rows)))
 
 
 def items(card: ModelCard, scores: Scores) -> list[dict[str, Any]]:

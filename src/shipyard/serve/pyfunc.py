@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from shipyard.card import ModelCard
-from shipyard.serve.predict import items, predict_frame
+from shipyard.serve.predict import frame_items
 
 LOADER = __name__
 
@@ -35,12 +35,7 @@ class ShipyardPyfunc:
         ``pandas.DataFrame`` takes); columns beyond the schema's are ignored."""
         frame = model_input if isinstance(model_input, pd.DataFrame) \
             else pd.DataFrame(model_input)
-        missing = [name for name in self.card.schema.names if name not in frame.columns]
-        if missing:
-            raise ValueError(f"missing columns: {', '.join(missing)}")
-        converted = self.card.schema.model_frame(frame.reset_index(drop=True))
-        scores = predict_frame(self.pipeline, self.card, converted, len(converted))
-        return [item["prediction"] for item in items(self.card, scores)]
+        return [item["prediction"] for item in frame_items(self.pipeline, self.card, frame)]
 
 
 def _load_pyfunc(path: str) -> ShipyardPyfunc:
