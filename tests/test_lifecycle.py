@@ -7,6 +7,7 @@ import pytest
 from shipyard import registry, spec
 from shipyard.errors import DataError, SourceError
 from shipyard.lifecycle import run_project
+from shipyard.monitor.reference import Reference
 from tests.helpers import frame
 
 PROJECT = """\
@@ -56,6 +57,9 @@ def test_a_run_registers_a_champion_with_a_report(tmp_path: Path):
     loaded = registry.load(outcome.workspace, "small")
     assert loaded.card.version == "1" and loaded.card.estimator == outcome.training.best.name
     assert loaded.card.schema.names == ["a", "b", "c"]
+    # the holdout's permutation importance is kept to weigh drift's features
+    kept = Reference.from_files(loaded.reference).importance
+    assert kept == {c: m for c, m, _ in outcome.evaluation.importance}
 
     again = run_project(project)
     assert again.snapshot.digest == outcome.snapshot.digest  # same data, same snapshot

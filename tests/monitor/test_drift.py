@@ -146,10 +146,10 @@ def test_dataset_drift_share():
         schema = Schema(tuple(Column(n, "number") for n in NUMBERS))
         return drift.compare(REFERENCE, current, schema, settings)
 
-    half = share_of(("x0", "x1"), Drift())
+    half = share_of(("x0", "x1"), Drift(rule="share"))
     assert half.share == 0.5 and half.dataset_drift and half.drifted == ["x0", "x1"]
-    assert not share_of(("x0", "x1"), Drift(share=0.75)).dataset_drift
-    quarter = share_of(("x0",), Drift())
+    assert not share_of(("x0", "x1"), Drift(rule="share", share=0.75)).dataset_drift
+    quarter = share_of(("x0",), Drift(rule="share"))
     assert quarter.share == 0.25 and not quarter.dataset_drift
 
 
@@ -206,7 +206,7 @@ def test_result_to_dict():
 
 def test_rule_any_catches_a_shift_of_one_feature_the_share_rule_misses():
     one_moved = frame(800, seed=5, shift=1.0, shifted=("x0",))
-    by_share = drift.compare(REFERENCE, one_moved, SCHEMA, Drift())
+    by_share = drift.compare(REFERENCE, one_moved, SCHEMA, Drift(rule="share"))
     by_any = drift.compare(REFERENCE, one_moved, SCHEMA, Drift(rule="any"))
     assert by_share.drifted == ["x0"] and not by_share.dataset_drift
     assert by_any.dataset_drift and by_any.drifted == ["x0"]
@@ -218,3 +218,51 @@ def test_rule_any_keeps_false_alarms_rare():
     alarms = [drift.compare(REFERENCE, frame(500, seed=100 + i), SCHEMA,
                             Drift(rule="any")).dataset_drift for i in range(60)]
     assert sum(alarms) <= 6  # about 5% expected; 10% leaves room for chance
+
+
+def test_rule_weighted_is_the_default_and_weighs_features_by_importance():
+    """A large window: the data set drifts when the drifted features carry
+    weighted_share of the weight, half of which follows the model's importance."""
+    schema = Schema(tuple(Column(n, "number") for n in NUMBERS))
+    x3_moved = frame(3000, seed=11, shift=1.0, shifted=("x3",))
+    important = {"x0": 0.0, "x1": 0.0, "x2": 0.0, "x3": 0.3}
+    got = drift.compare(REFERENCE, x3_moved, schema, Drift(), important)
+    assert got.rule == "weighted" and got.method == "distance" and got.drifted == ["x3"]
+    assert got.weights == pytest.approx({"x0": 0.125, "x1": 0.125, "x2": 0.125, "x3": 0.625})
+    assert got.weighted == pytest.approx(0.625) and got.dataset_drift
+    # the same shift in a feature the model ignores weighs 1/8: below a share of 0.2
+    ignored = drift.compare(REFERENCE, x3_moved, schema, Drift(weighted_share=0.2),
+                            {"x0": 0.3, "x1": 0.0, "x2": 0.0, "x3": 0.0})
+    assert ignored.drifted == ["x3"] and ignored.weighted == pytest.approx(0.125)
+    assert not ignored.dataset_drift
+    out = json.loads(json.dumps(got.to_dict(), allow_nan=False))
+    assert out["rule"] == "weighted" and out["weights"]["x3"] == pytest.approx(0.625)
+
+
+def test_rule_weighted_small_windows_test_at_the_weighted_bonferroni_level():
+    one_moved = frame(800, seed=7, shift=0.35, shifted=("x0",))
+    even = drift.compare(REFERENCE, one_moved, SCHEMA, Drift())  # no importances: 1/6 each
+    heavy = drift.compare(REFERENCE, one_moved, SCHEMA, Drift(),
+                          {"x0": 1.0, "x1": 0.0, "x2": 0.0, "x3": 0.0})
+    p = even.features[0].statistic
+    assert heavy.weights["x0"] == pytest.approx(0.5 + 0.5 / 6)
+    # between the levels of an equal weight and of x0's heavy one
+    assert 0.01 / 6 < p < 0.01 * heavy.weights["x0"]
+    assert "x0" in even.drifted and not even.dataset_drift
+    assert heavy.dataset_drift
+
+
+def test_rule_weighted_keeps_false_alarms_rare():
+    alarms = [drift.compare(REFERENCE, frame(500, seed=200 + i), SCHEMA, Drift(),
+                            {"x0": 0.2, "x1": 0.1}).dataset_drift for i in range(60)]
+    alarms += [drift.compare(REFERENCE, frame(5000, seed=300 + i), SCHEMA, Drift(),
+                             {"x0": 0.2, "x1": 0.1}).dataset_drift for i in range(20)]
+    assert sum(alarms) <= 3  # the small windows' family-wise rate is 1%
+
+
+def test_a_setting_the_rule_does_not_read_is_refused():
+    with pytest.raises(ValueError, match="'share' is read by rule share"):
+        Drift(share=0.3)
+    with pytest.raises(ValueError, match="'weighted_share' is read by rule weighted"):
+        Drift(rule="any", weighted_share=0.2)
+    assert Drift(rule="share", share=0.3).share_line == 0.3 and Drift().share_line is None

@@ -26,6 +26,7 @@ from sklearn.pipeline import Pipeline
 
 from shipyard import monitor, registry
 from shipyard.card import ModelCard
+from shipyard.evaluate.importance import permutation
 from shipyard.monitor import drift, reference, summary
 from shipyard.monitor.passes import MIN_LABELLED
 from shipyard.monitor.reference import Reference
@@ -83,7 +84,9 @@ def register(ws: Workspace, name: str, task: str, estimator, labels, *, keep_ref
     with registry.open_run(ws, name) as run:
         run.log_model(pipeline, card, H.head(3), registry.requirements())
         if keep_reference:
-            run.log_reference(reference.build(X, H, predictions, scores, truth).to_files())
+            ranked = permutation(pipeline, H, truth, task=task, positive=card.positive_class)
+            run.log_reference(reference.build(X, H, predictions, scores, truth,
+                                              importance=ranked).to_files())
     registry.register(ws, name, run)
     return registry.load(ws, name)
 
@@ -169,21 +172,30 @@ def test_a_regression_estimates_its_error_before_any_label(ws, champions, store)
     assert saved_as_json(store, result)["estimated"] == result.estimated
 
 
-def test_a_shift_in_one_feature_drifts_that_feature_and_not_the_data_set(ws, champions,
+def test_a_shift_in_the_feature_the_model_leans_on_drifts_the_data_set(ws, champions,
                                                                        tmp_path):
     model = champions["spend"]
+    ref = Reference.from_files(model.reference)
+    assert ref.importance["income"] > 0  # spend follows income (and age)
+    by_share = project(task=model.card.task, target="outcome", name=model.card.name,
+                       extra="monitor: {drift: {rule: share}}")
     verdicts = {}
     for name, rows in (("shifted", inputs(400, seed=22, income=40)),
                        ("same", inputs(400, seed=23))):
         with LogStore(f"sqlite:///{tmp_path / f'{name}.db'}") as store:
             log(store, model, rows)
             verdicts[name] = monitor.check(spec(model), ws, store=store, model=model)
+            verdicts[name, "share"] = monitor.check(by_share, ws, store=store, model=model)
     shifted, same = verdicts["shifted"], verdicts["same"]
     assert shifted.drift.method == "test" and shifted.drift.rows == 400
     assert shifted.drift.drifted == ["income"]
     income = next(f for f in shifted.drift.features if f.feature == "income")
     assert income.statistic < 1e-6 and income.psi_band == "major"
-    assert not shifted.drift.dataset_drift  # one feature of five is not the data set
+    # the default weighs features by importance: income alone is the data set's drift...
+    assert shifted.drift.rule == "weighted" and shifted.drift.dataset_drift
+    assert shifted.drift.weights["income"] > 1 / len(shifted.drift.weights)
+    # ...where Evidently's rule, half of the features, sees one feature of five
+    assert not verdicts["shifted", "share"].drift.dataset_drift
     assert shifted.prediction_drift.drifted  # richer customers spend more
     assert not same.drift.dataset_drift and "income" not in same.drift.drifted
     assert not same.prediction_drift.drifted

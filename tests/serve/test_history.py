@@ -32,6 +32,11 @@ CONFIGS = {
               "regime: mode}",
     "ewm": "{smooth: {method: ewm, window: 4, columns: [s1]}, windows: [5], "
            "stats: [mean, slope], lags: [2], elapsed: true, keep_raw: false}",
+    # regimes found by clustering: on an operating setting, and on the series themselves
+    "settings": "{windows: [4, 9], stats: [mean, slope], lags: [1], "
+                "regime: {columns: [mode]}}",
+    "auto": "{smooth: {method: median, window: 3}, windows: [5], stats: [mean, std], "
+            "regime: auto}",
 }
 
 
@@ -90,7 +95,8 @@ def as_json(frame: pd.DataFrame, card: ModelCard) -> list[dict]:
     return out
 
 
-@pytest.mark.parametrize("config, fast", [("median", True), ("ewm", True), ("median", False)])
+@pytest.mark.parametrize("config, fast", [("median", True), ("ewm", True), ("median", False),
+                                          ("settings", True), ("auto", True)])
 def test_each_reading_is_answered_as_the_pipeline_answers_that_entitys_first_k_rows(
         tmp_path, config, fast):
     model = trained(CONFIGS[config])
@@ -129,7 +135,7 @@ def test_features_from_a_short_history_equal_those_of_the_whole_frame():
     need = step.history_rows()
     for k in (1, 5, need, 60):
         tail = frame.iloc[max(0, k - need):k]
-        history = {c: tail[c].to_numpy(dtype=float) for c in [*step.series_, step.regime]}
+        history = {c: tail[c].to_numpy(dtype=float) for c in step.history_columns()}
         n = len(tail)
         got = step.features_at(history, np.zeros(n, dtype=int), np.array([n - 1]),
                                np.arange(k - n, k, dtype=float))

@@ -68,8 +68,10 @@ def required_columns(project: Project, test: bool = False) -> dict[str, str]:
         for key in ("columns",):
             for i, col in enumerate(getattr(series, key) or []):
                 named.setdefault(col, f"prepare.series.{key}[{i}]")
-        if series.regime:
+        if isinstance(series.regime, str) and series.regime != "auto":
             named.setdefault(series.regime, "prepare.series.regime")
+        for i, col in enumerate(getattr(series.regime, "columns", None) or []):
+            named.setdefault(col, f"prepare.series.regime.columns[{i}]")
     for key in ("entity", "time"):
         if getattr(project, key):
             named[getattr(project, key)] = key

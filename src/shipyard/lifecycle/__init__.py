@@ -116,6 +116,7 @@ def run_project(project: Project, progress: Report = silent,
         result = train.train(got.fit, prepare.steps(got.fit, project), project, progress,
                              warm=challenge.warm if challenge else None, client=client)
         ev = evaluate_held(project, got, result, progress)
+        importance = ev.importance  # of the model as tuned; weighs drift's features
         model, threshold, fair = result.model, result.threshold, None
         if project.gates.fairness is not None:
             fair = assess(project, got, model, ev, threshold, progress)
@@ -139,7 +140,7 @@ def run_project(project: Project, progress: Report = silent,
         if rival is not None:
             run.log_metrics({f"champion_holdout_{k}": v for k, v in rival.metrics.items()})
         run.log_model(model, card, got.held_rows, registry.requirements())
-        run.log_reference(_reference(project, model, card, got).to_files())
+        run.log_reference(_reference(project, model, card, got, importance).to_files())
 
         text = page(project, run.id, got.snapshot, got.profile, ds, result, ev, verdicts, rival,
                     fair)
@@ -236,13 +237,16 @@ def _fast_form(project: Project, run, model, card: ModelCard,
     return onnx, note
 
 
-def _reference(project: Project, model, card: ModelCard, got) -> monitor_reference.Reference:
-    """What monitoring judges live data by: training rows, and the holdout's rows with
-    the model's outputs and the true labels (only the rows that are graded)."""
+def _reference(project: Project, model, card: ModelCard, got,
+               importance) -> monitor_reference.Reference:
+    """What monitoring judges live data by: training rows, the holdout's rows with
+    the model's outputs and the true labels (only the rows that are graded), and the
+    inputs' importance."""
     held = got.held if got.held.scored is None else got.held.take(
         np.flatnonzero(got.held.scored))
     prediction, score = monitor_reference.outputs(model, held.X, card)
     return monitor_reference.build(got.fit.X, held.X, prediction, score,
-                                   held.y if held.labelled else None, seed=project.seed)
+                                   held.y if held.labelled else None, seed=project.seed,
+                                   importance=importance)
 
 

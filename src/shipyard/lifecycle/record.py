@@ -54,6 +54,7 @@ def page(project, run_id, snap, prof, ds, result, ev, verdicts, rival=None, fair
         else report.Section(
             "Profile", "<p>The data has no target, so there is no profile of features "
                        "against it.</p>"),
+        *_regimes(result.model, snap, project.seed),
         training_section(result, project.task, project.split.folds, project.split_strategy),
         evaluate.section(ev, metric=metric.name,
                          cv={k: (result.best.mean(k), result.best.std(k))
@@ -83,6 +84,18 @@ def _with_smoothing(section: report.Section, project, snap) -> report.Section:
         return section
     return report.Section(section.title, section.html + "<h3 id=\"smoothing\">Smoothing"
                           "</h3>" + "".join(p.html for p in plots))
+
+
+def _regimes(model, snap, seed: int) -> list[report.Section]:
+    """The operating regimes the series step found, when it clustered for them."""
+    inner = getattr(model, "estimator_", model)
+    steps = getattr(inner, "steps", None) or []
+    found = getattr(steps[0][1], "regimes_", None) if steps else None
+    if found is None:
+        return []
+    from shipyard.prepare.regimes_section import section
+
+    return [section(found, snap.frame(), seed)]
 
 
 def _rival_section(metric, ev, rival) -> report.Section:

@@ -19,9 +19,13 @@ share of ``EPSILON`` so that the logarithm stays finite.
 Missing values (None, NaN, non-finite numbers and the empty text that marks
 missing text) take no part: ``quality.check`` reports them. A feature without
 values on either side is reported with no statistic, is not counted as drifted
-and is left out of the drifted share. The data set drifts when at least
-``share`` of the compared features drift; with ``rule: any``, when any one does
-at the Bonferroni-corrected ``p_value / features``.
+and is left out of the drifted share. The data set's verdict follows
+``settings.rule`` (see ``spec.monitoring``): by default the features are weighed
+by the champion's importance (``weights``), a small window drifts by a weighted
+Bonferroni test at ``dataset_p_value`` and a large one when the drifted features
+carry ``weighted_share`` of the weight; ``share``: when at least ``share`` of the
+compared features drift; ``any``: when any one does at the Bonferroni-corrected
+``p_value / features``.
 """
 
 from __future__ import annotations
@@ -78,6 +82,9 @@ class DriftResult:
     features: list[FeatureDrift]
     share: float  # drifted share of the features that could be compared
     dataset_drift: bool
+    rule: str = "share"
+    weighted: float = 0.0  # the weight the drifted features carry (rule weighted)
+    weights: dict[str, float] | None = None  # each compared feature's weight (rule weighted)
 
     @property
     def drifted(self) -> list[str]:
@@ -86,13 +93,18 @@ class DriftResult:
     def to_dict(self) -> dict:
         return {"rows": self.rows, "reference_rows": self.reference_rows, "method": self.method,
                 "features": [f.to_dict() for f in self.features], "share": self.share,
-                "dataset_drift": self.dataset_drift, "drifted": self.drifted}
+                "dataset_drift": self.dataset_drift, "drifted": self.drifted,
+                "rule": self.rule, "weighted": self.weighted, "weights": self.weights}
 
 
 def compare(reference: pd.DataFrame, current: pd.DataFrame, schema: Schema,
-            settings: Drift | None = None) -> DriftResult:
-    """Each schema column of ``current`` against the same column of ``reference``."""
+            settings: Drift | None = None,
+            importance: dict[str, float] | None = None) -> DriftResult:
+    """Each schema column of ``current`` against the same column of ``reference``;
+    ``importance`` (feature -> the model's permutation importance) weighs the
+    features for ``rule: weighted``."""
     settings = settings or Drift()
+    rule = settings.rule
     test = len(current) < settings.small_window
     if settings.rule == "any":
         compared = sum(c.kind in KINDS for c in schema.columns)
@@ -112,10 +124,36 @@ def compare(reference: pd.DataFrame, current: pd.DataFrame, schema: Schema,
                                               category_counts(cur, boolean), test, settings))
     compared = [f for f in features if f.psi_band is not None]
     share = sum(f.drifted for f in compared) / len(compared) if compared else 0.0
-    drifted = any(f.drifted for f in compared) if settings.rule == "any" else \
-        share >= settings.share
+    weights, weighted = None, 0.0
+    if rule == "weighted":
+        weights = feature_weights([f.feature for f in compared], importance)
+        weighted = sum(weights[f.feature] for f in compared if f.drifted)
+        if test:  # weighted Bonferroni: the family's false-alarm rate is dataset_p_value
+            drifted = any(f.statistic < settings.dataset_p_value * weights[f.feature]
+                          for f in compared)
+        else:
+            drifted = weighted >= settings.weighted_share - 1e-12
+    elif rule == "any":
+        drifted = any(f.drifted for f in compared)
+    else:
+        drifted = share >= settings.share
     return DriftResult(len(current), len(reference), "test" if test else "distance", features,
-                       share, bool(compared) and drifted)
+                       share, bool(compared) and drifted, rule, weighted, weights)
+
+
+def feature_weights(features: list[str], importance: dict[str, float] | None
+                    ) -> dict[str, float]:
+    """Each feature's weight, summing to 1: half from its share of the (positive)
+    importance, half shared equally; equal weights without importances."""
+    if not features:
+        return {}
+    even = 1.0 / len(features)
+    gains = {f: max(float((importance or {}).get(f, 0.0)), 0.0) for f in features}
+    gains = {f: g if math.isfinite(g) else 0.0 for f, g in gains.items()}
+    total = sum(gains.values())
+    if total <= 0:
+        return dict.fromkeys(features, even)
+    return {f: 0.5 * gains[f] / total + 0.5 * even for f in features}
 
 
 def prediction_drift(ref_values, cur_values, categorical: bool,

@@ -98,7 +98,7 @@ def run(project: Project, model: LoadedModel, logged: pd.DataFrame,
     result.since, result.until = float(logged["ts"].min()), float(logged["ts"].max())
     settings = project.monitor.drift
     watched = _watched(card)
-    result.drift = drift.compare(ref.train, current, watched, settings)
+    result.drift = drift.compare(ref.train, current, watched, settings, ref.importance)
     result.prediction_drift = _prediction_drift(card, ref, logged, settings)
     result.quality = quality.check(current, ref.train, watched)
     result.outputs = _outputs(card, logged)

@@ -101,6 +101,8 @@ def _summary(p: dict) -> str:
         "dataset drift": "–" if not drift else ("yes" if drift.get("dataset_drift") else "no"),
         "drifted share": report.share(drift.get("share")) if drift else "–",
         "drifted features": f"{len(drifted)} of {len(features)}" if drift else "–",
+        "their weight": report.share(drift["weighted"])
+        if drift.get("rule") == "weighted" else "–",
         f"live {name}": live if live is not None else "–",
         f"estimated {name}": estimated if estimated is not None else "–",
         f"reference {name}": reference if reference is not None else "–",

@@ -65,12 +65,18 @@ def write_report(project, workspace, store, model, path: Path | None = None) -> 
     reference = Reference.from_files(model.reference) if model.reference else None
     page = report.render(project.name, passes, store.decisions(),
                          registry.versions(workspace, project.name), reference, current,
-                         passes[-1], drift_share=project.monitor.drift.share)
+                         passes[-1], drift_share=project.monitor.drift.share_line)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(page, encoding="utf-8")
     tmp.replace(path)
     return path
+
+
+def _weight(drift: dict) -> str:
+    if drift.get("rule") != "weighted":
+        return ""
+    return f", {drift.get('weighted', 0):.0%} of the weight by importance"
 
 
 def table(record: dict) -> Table:
@@ -79,7 +85,7 @@ def table(record: dict) -> Table:
                       key=lambda f: (not f["drifted"], -(f["psi"] or 0.0)))
     title = (f"Version {record['version']}: {record['rows']:,} logged rows; data set drift "
              f"{'YES' if drift.get('dataset_drift') else 'no'} "
-             f"({drift.get('share', 0):.0%} of features drifted)")
+             f"({drift.get('share', 0):.0%} of features drifted{_weight(drift)})")
     out = Table(title=title, min_width=60)
     for name, justify in (("feature", "left"), ("test", "left"), ("value", "right"),
                           ("limit", "right"), ("drift", "left"), ("PSI", "right")):

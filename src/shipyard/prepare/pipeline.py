@@ -17,6 +17,7 @@ from shipyard.prepare import columns, dates, imbalance, outliers, selection
 from shipyard.prepare.series import SeriesFeatures
 from shipyard.schema import Column, Schema, kind_of
 from shipyard.spec import Project
+from shipyard.spec.options import Regimes
 
 _SAMPLE_ROWS = 2_000  # enough to learn the names and kinds the series step makes
 
@@ -59,7 +60,8 @@ def _series(project: Project) -> SeriesFeatures:
     return SeriesFeatures(
         entity=project.entity, time=project.time, columns=s.columns,
         smooth=s.smooth.model_dump() if s.smooth else None, windows=tuple(s.windows),
-        stats=tuple(s.stats), lags=tuple(s.lags), elapsed=s.elapsed, regime=s.regime,
+        stats=tuple(s.stats), lags=tuple(s.lags), elapsed=s.elapsed,
+        regime=s.regime.model_dump() if isinstance(s.regime, Regimes) else s.regime,
         keep_raw=s.keep_raw)
 
 

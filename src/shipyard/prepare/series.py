@@ -21,11 +21,13 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from shipyard.errors import DataError
-from shipyard.prepare import windows
+from shipyard.prepare import regimes, windows
 
 STATS = ("mean", "std", "min", "max", "slope")
 SMOOTHERS = ("median", "ewm")
 ELAPSED = "elapsed_rows"
+REGIME = "operating_regime"  # the found regime, a feature when regimes are clustered
+AUTO = "auto"
 
 
 class SeriesFeatures(TransformerMixin, BaseEstimator):
@@ -33,8 +35,8 @@ class SeriesFeatures(TransformerMixin, BaseEstimator):
 
     For each series column (default: every float64 column but the entity, time
     and regime columns), in this order: standardise within the operating regime
-    (``regime``: per-regime mean and std learnt by ``fit``; unseen regimes use the
-    overall ones), smooth (``smooth``: ``method`` "median" over ``window`` rows or
+    (per-regime mean and std learnt by ``fit``; unseen regimes use the overall
+    ones), smooth (``smooth``: ``method`` "median" over ``window`` rows or
     "ewm" with span ``window``, for ``columns`` or all), then add rolling
     ``stats`` over each of ``windows`` rows (``{col}_{stat}_{w}``; ``slope`` is
     the least-squares slope per row), ``lags`` (``{col}_lag_{n}``, NaN before
@@ -43,6 +45,13 @@ class SeriesFeatures(TransformerMixin, BaseEstimator):
     get values too (one value has std and slope 0); missing values are skipped.
     ``keep_raw`` keeps each series column (standardised with ``regime``), smoothed
     ones also give ``{col}_smooth``; other columns pass through unchanged.
+
+    ``regime`` is a column that names the regime; or ``"auto"``, regimes found by
+    clustering the series columns; or a mapping ``{"columns": [...], "clusters":
+    k, "max_clusters": 8}``, clustered on those columns (operating settings, which
+    then pass through unchanged and are not series), with ``k`` clusters or as many
+    as the silhouette chooses (:mod:`.regimes`). Found regimes are also a feature,
+    ``operating_regime``.
     """
 
     def __init__(self, entity, time, columns=None, smooth=None, windows=(5, 10, 20),
@@ -62,7 +71,9 @@ class SeriesFeatures(TransformerMixin, BaseEstimator):
     def fit(self, X, y=None):
         frame = _frame(X)
         method, _, smoothed = self._settings()
-        roles = [self.entity, self.time] + ([self.regime] if self.regime else [])
+        named, found = self._regime_settings()
+        roles = [self.entity, self.time] + ([named] if named else []) + \
+            list((found or {}).get("columns") or [])
         _require(frame, roles, "the data")
         series = _series_columns(frame, self.columns, roles)
         if smoothed is not None and (extra := [c for c in smoothed if c not in series]):
@@ -77,9 +88,14 @@ class SeriesFeatures(TransformerMixin, BaseEstimator):
                       (self.keep_raw and c in series)]
         self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
         self.n_features_in_ = frame.shape[1]
+        self.regimes_ = None
+        if found is not None:
+            inputs = found["columns"] or series
+            self.regimes_ = regimes.find(_numbers(frame, inputs).to_numpy(), inputs,
+                                         found["clusters"], found["max_clusters"])
         if self.regime:
             values = _numbers(frame, series)
-            groups = values.groupby(frame[self.regime].to_numpy(), dropna=True)
+            groups = values.groupby(self._regime_keys(frame), dropna=True)
             self.regime_mean_, self.global_mean_ = groups.mean(), values.mean()
             # A column constant within a regime is only centred, not divided by zero.
             self.regime_std_ = groups.std(ddof=0).where(lambda s: s > 0, 1.0)
@@ -87,7 +103,7 @@ class SeriesFeatures(TransformerMixin, BaseEstimator):
             self.__dict__.pop("_regime_table", None)
         standard = _numbers(frame, series).to_numpy()
         if self.regime:
-            standard = self._standardise(standard, frame[self.regime].to_numpy())
+            standard = self._standardise(standard, self._regime_keys(frame))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column
             center = np.nanmean(standard, axis=0) if len(standard) else np.zeros(len(series))
@@ -100,9 +116,10 @@ class SeriesFeatures(TransformerMixin, BaseEstimator):
         frame = _frame(X)
         _require(frame, [self.entity, self.time, *self.series_, *self.passthrough_], "the data")
         order, first = _order(frame, self.entity, self.time)
-        history = {c: _numbers(frame, [c])[c].to_numpy()[order] for c in self.series_}
-        if self.regime:
-            history[self.regime] = frame[self.regime].to_numpy()[order]
+        named = self._regime_settings()[0]
+        history = {c: (frame[c].to_numpy() if c == named else
+                       _numbers(frame, [c])[c].to_numpy())[order]
+                   for c in self.history_columns()}
         every = np.arange(len(order))
         features = self.features_at(history, first, every, (every - first).astype("float64"))
         inverse = np.empty_like(order)
@@ -117,7 +134,7 @@ class SeriesFeatures(TransformerMixin, BaseEstimator):
         """The made features of rows ``at`` of ``history``: everything in
         ``feature_names_out_`` but the passthrough columns.
 
-        ``history`` holds the series columns (and the regime column) of rows grouped
+        ``history`` holds the columns of ``history_columns()`` for rows grouped
         by entity, each entity's in time order; ``first`` is each row's entity's
         first position; ``elapsed`` each row's rows since its entity's first ever
         (which ``history`` may no longer hold). ``transform`` passes every row of a
@@ -128,8 +145,9 @@ class SeriesFeatures(TransformerMixin, BaseEstimator):
         values = np.column_stack([np.asarray(history[c], dtype=np.float64)
                                   for c in self.series_]) if self.series_ \
             else np.zeros((len(first), 0))
-        if self.regime:
-            values = self._standardise(values, history[self.regime])
+        keys = self._regime_keys(history) if self.regime else None
+        if keys is not None:
+            values = self._standardise(values, keys)
         center = getattr(self, "center_", None)
         center = np.zeros(len(self.series_)) if center is None else center
         out = {c: values[at, i] for i, c in enumerate(self.series_)} if self.keep_raw else {}
@@ -155,7 +173,46 @@ class SeriesFeatures(TransformerMixin, BaseEstimator):
             out.update({f"{c}_lag_{n}": lagged[:, i] for i, c in enumerate(self.series_)})
         if self.elapsed:
             out[ELAPSED] = np.asarray(elapsed, dtype=np.float64)[at]
+        if self._found():
+            out[REGIME] = np.asarray(keys, dtype=np.float64)[at]
         return out
+
+    def history_columns(self) -> list[str]:
+        """The columns of an entity's readings that ``features_at`` reads: the series
+        columns and what places a reading in its regime."""
+        check_is_fitted(self, "feature_names_out_")
+        named = self._regime_settings()[0]
+        extra = [named] if named else self.regimes_.columns if self._found() else []
+        return [*self.series_, *(c for c in extra if c not in self.series_)]
+
+    def _found(self) -> bool:
+        return getattr(self, "regimes_", None) is not None
+
+    def _regime_keys(self, rows) -> np.ndarray:
+        """Each row's regime: the named column's value, or the found regime."""
+        if self._found():
+            return self.regimes_.assign(np.column_stack(
+                [np.asarray(rows[c], dtype=np.float64) for c in self.regimes_.columns]))
+        return np.asarray(rows[self.regime])
+
+    def _regime_settings(self) -> tuple[str | None, dict | None]:
+        """(the regime column, None) or (None, the clustering's settings)."""
+        if not self.regime:
+            return None, None
+        if isinstance(self.regime, str) and self.regime != AUTO:
+            return self.regime, None
+        given = {} if self.regime == AUTO else dict(self.regime)
+        if unknown := set(given) - {"columns", "clusters", "max_clusters"}:
+            raise ValueError(f"The 'regime' parameter of SeriesFeatures takes columns, "
+                             f"clusters and max_clusters. Got {sorted(unknown)!r} too.")
+        clusters, most = given.get("clusters"), given.get("max_clusters", regimes.MAX_CLUSTERS)
+        for name, value, low in (("clusters", clusters, 1), ("max_clusters", most, 2)):
+            if value is not None and (not isinstance(value, int | np.integer) or value < low):
+                raise ValueError(f"The 'regime' parameter's {name} must be a whole number "
+                                 f">= {low}. Got {value!r} instead.")
+        columns = given.get("columns")
+        return None, {"columns": None if columns is None else list(columns),
+                      "clusters": clusters, "max_clusters": int(most)}
 
     def history_rows(self) -> int:
         """Rows of an entity's history (the newest reading included) that the newest
@@ -197,7 +254,7 @@ class SeriesFeatures(TransformerMixin, BaseEstimator):
         names = self.kept_ + [f"{c}_smooth" for c in self.smoothed_]
         names += [f"{c}_{s}_{w}" for w in self.windows for s in self.stats for c in self.series_]
         names += [f"{c}_lag_{n}" for n in self.lags for c in self.series_]
-        return names + ([ELAPSED] if self.elapsed else [])
+        return names + ([ELAPSED] if self.elapsed else []) + ([REGIME] if self._found() else [])
 
     def _settings(self) -> tuple[str | None, int, list[str] | None]:
         """Check the parameters; return the smoothing's method, window and columns."""

@@ -37,7 +37,10 @@ def smoothing(frame: pd.DataFrame, settings, entity: str, time: str) -> list[Smo
     smooth = settings.smooth
     if smooth is None:
         return []
-    numeric = [c for c in frame.columns if c not in (entity, time, settings.regime)
+    regime = settings.regime
+    roles = {entity, time, *(getattr(regime, "columns", None) or []),
+             *([regime] if isinstance(regime, str) else [])}
+    numeric = [c for c in frame.columns if c not in roles
                and pd.api.types.is_float_dtype(frame[c])]
     columns = smooth.columns or settings.columns or numeric
     ordered = frame.sort_values([entity, time], kind="stable").reset_index(drop=True)

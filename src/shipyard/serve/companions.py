@@ -95,7 +95,7 @@ def check(companions: tuple[Companion, ...], card, history=None) -> None:
             if c.step.history_rows() > history.need:
                 problems.append(f"{where}: its windows read {c.step.history_rows()} readings, "
                                 f"{card.name}'s read {history.need}: the server reads only those")
-            wanted = [*c.step.series_, *([c.step.regime] if c.step.regime else [])]
+            wanted = c.step.history_columns()
             extra = [n for n in wanted if n not in history.wanted]
             if extra:
                 problems.append(f"{where}: its series read {', '.join(extra)}, which "

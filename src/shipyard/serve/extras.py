@@ -44,7 +44,7 @@ def monitoring(project, workspace):
     store = LazyStore(url_of(project, workspace))
     watch = Monitoring(project, workspace, store, None, project.monitor.interval)
     return watch, dashboard.routes(store, workspace, project.name,
-                                   drift_share=project.monitor.drift.share)
+                                   drift_share=project.monitor.drift.share_line)
 
 
 def entities(project, workspace):

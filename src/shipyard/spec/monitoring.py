@@ -10,10 +10,22 @@ reference's standard deviation for numbers, Jensen-Shannon for categories) at
 every feature with the usual bands (< 0.1 stable, 0.1-0.25 moderate, >= 0.25
 major). The data set drifts when at least ``share`` of its features drift.
 
-``rule: any`` is the stricter alternative for shifts that move few features (a
-new mix of one category): the data set drifts when any one feature does, each
-test then run at ``p_value`` divided by the number of features (Bonferroni),
-which keeps the false-alarm rate of the whole data set at ``p_value``.
+The data set's verdict follows ``rule``:
+
+- ``weighted`` (the default) weighs each feature by the champion's permutation
+  importance (half of each weight; the other half is shared equally, so a feature
+  the model ignores still counts a little). A small window drifts when some
+  feature's p-value is below ``dataset_p_value`` times its weight (a weighted
+  Bonferroni test: the whole data set's false-alarm rate stays at most
+  ``dataset_p_value``); a large one when the drifted features carry at least
+  ``weighted_share`` of the weight. A shift in a few important features (more
+  degree holders) is caught; noise in many unimportant ones is not. Without
+  importances (a version registered before Shipyard kept them, or
+  ``evaluate.importance: false``) every feature weighs the same.
+- ``share``: at least ``share`` of the features drift (Evidently's rule).
+- ``any``: any one feature drifts, each test run at ``p_value`` divided by the
+  number of features (Bonferroni), which keeps the data set's false-alarm rate at
+  ``p_value``.
 """
 
 from __future__ import annotations
@@ -44,12 +56,18 @@ def delta(duration: str) -> timedelta:
 Share = Annotated[float, Field(gt=0, le=1)]
 
 
+_RULE_SETTINGS = {"share": ("share",), "dataset_p_value": ("weighted",),
+                  "weighted_share": ("weighted",)}
+
+
 class Drift(Strict):
     small_window: Annotated[int, Field(ge=1)] = 1000
     p_value: Annotated[float, Field(gt=0, lt=1)] = 0.05
     distance: Annotated[float, Field(gt=0)] = 0.1
     share: Share = 0.5
-    rule: Literal["share", "any"] = "share"
+    rule: Literal["weighted", "share", "any"] = "weighted"
+    dataset_p_value: Annotated[float, Field(gt=0, lt=1)] = 0.01  # rule weighted, small windows
+    weighted_share: Share = 0.1  # rule weighted, large windows
     psi_moderate: Annotated[float, Field(gt=0)] = 0.1
     psi_major: Annotated[float, Field(gt=0)] = 0.25
     bins: Annotated[int, Field(ge=2, le=100)] = 10  # PSI bins: reference quantiles
@@ -59,7 +77,18 @@ class Drift(Strict):
         if not self.psi_moderate < self.psi_major:
             raise ValueError(f"expected psi_moderate < psi_major, got {self.psi_moderate} "
                              f"and {self.psi_major}")
+        # a setting the chosen rule does not read would be silently ignored
+        for name, rules in _RULE_SETTINGS.items():
+            if name in self.model_fields_set and self.rule not in rules:
+                raise ValueError(f"'{name}' is read by rule {' or '.join(rules)}, and the "
+                                 f"rule is {self.rule!r}; set rule: {rules[0]}")
         return self
+
+    @property
+    def share_line(self) -> float | None:
+        """The drifted share at which the data set drifts, for plots: only the share
+        rule has one."""
+        return self.share if self.rule == "share" else None
 
 
 class Outcomes(Strict):

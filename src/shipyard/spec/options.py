@@ -90,6 +90,16 @@ class Smooth(Strict):
     columns: list[str] | None = None  # default: every series column
 
 
+class Regimes(Strict):
+    """Operating regimes found by clustering (see ``prepare.regimes``): on
+    ``columns`` (operating settings; default: every series column), into
+    ``clusters`` or as many (up to ``max_clusters``) as the silhouette chooses."""
+
+    columns: Annotated[list[str], Field(min_length=1)] | None = None
+    clusters: Annotated[int, Field(ge=1, le=50)] | None = None
+    max_clusters: Annotated[int, Field(ge=2, le=50)] = 8
+
+
 class Series(Strict):
     """Features from each entity's history (rows sorted by time), using only past
     and current rows, so nothing leaks from the future."""
@@ -100,7 +110,10 @@ class Series(Strict):
     stats: list[SeriesStat] = ["mean", "std", "slope"]
     lags: list[Annotated[int, Field(ge=1)]] = []
     elapsed: bool = True  # rows since the entity's first row
-    regime: str | None = None  # normalise each column within the operating condition
+    # Standardise each column within its operating regime: a column naming the regime,
+    # "auto" (found by clustering the series columns) or {columns: [...]} (found by
+    # clustering those operating settings)
+    regime: Regimes | str | None = None
     keep_raw: bool = True
 
 

@@ -58,7 +58,7 @@ class Stateful:
         self.layout_id = None
         inner = getattr(self.model.pipeline, "estimator_", self.model.pipeline)
         self.rest = inner[1:]  # everything after the series step (a view of the pipeline)
-        self.wanted = [*self.step.series_, *([self.step.regime] if self.step.regime else [])]
+        self.wanted = self.step.history_columns()
         self.companions = ()  # they read the same history (serve.companions)
 
     def describe(self) -> dict:
