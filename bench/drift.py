@@ -118,8 +118,8 @@ def windows(test: pd.DataFrame, shift: str, size: int, count: int, rng) -> list[
 def judge(ref, estimator, test, scores, labels, schema, idx, shifted) -> dict:
     current = test.iloc[idx]
     result = drift.compare(ref.train, current, schema, Drift(), ref.importance)
-    others = {name: drift.compare(ref.train, current, schema, settings,
-                                  ref.importance).dataset_drift
+    others = {name: result.dataset_drift if settings == Drift() else
+              drift.compare(ref.train, current, schema, settings, ref.importance).dataset_drift
               for name, settings in OTHER_SETTINGS.items()}
     guess = estimator.estimate(scores[idx])
     truth = estimate.realised(scores[idx], labels[idx], estimator.threshold)

@@ -11,6 +11,7 @@ from shipyard import evaluate, gates, profile, report
 from shipyard.data import Snapshot
 from shipyard.metrics import METRICS
 from shipyard.prepare import Dataset
+from shipyard.prepare.series import series_step
 from shipyard.spec import Project
 from shipyard.train.section import section as training_section
 
@@ -88,9 +89,7 @@ def _with_smoothing(section: report.Section, project, snap) -> report.Section:
 
 def _regimes(model, snap, seed: int) -> list[report.Section]:
     """The operating regimes the series step found, when it clustered for them."""
-    inner = getattr(model, "estimator_", model)
-    steps = getattr(inner, "steps", None) or []
-    found = getattr(steps[0][1], "regimes_", None) if steps else None
+    found = getattr(series_step(model), "regimes_", None)
     if found is None:
         return []
     from shipyard.prepare.regimes_section import section

@@ -93,17 +93,18 @@ class SeriesFeatures(TransformerMixin, BaseEstimator):
             inputs = found["columns"] or series
             self.regimes_ = regimes.find(_numbers(frame, inputs).to_numpy(), inputs,
                                          found["clusters"], found["max_clusters"])
-        if self.regime:
+        keys = self._regime_keys(frame) if self.regime else None
+        if keys is not None:
             values = _numbers(frame, series)
-            groups = values.groupby(self._regime_keys(frame), dropna=True)
+            groups = values.groupby(keys, dropna=True)
             self.regime_mean_, self.global_mean_ = groups.mean(), values.mean()
             # A column constant within a regime is only centred, not divided by zero.
             self.regime_std_ = groups.std(ddof=0).where(lambda s: s > 0, 1.0)
             self.global_std_ = values.std(ddof=0).where(lambda s: s > 0, 1.0)
             self.__dict__.pop("_regime_table", None)
         standard = _numbers(frame, series).to_numpy()
-        if self.regime:
-            standard = self._standardise(standard, self._regime_keys(frame))
+        if keys is not None:
+            standard = self._standardise(standard, keys)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column
             center = np.nanmean(standard, axis=0) if len(standard) else np.zeros(len(series))
@@ -275,6 +276,15 @@ class SeriesFeatures(TransformerMixin, BaseEstimator):
             raise ValueError(f"The 'smooth' parameter of SeriesFeatures must have method in "
                              f"{SMOOTHERS} and a window >= 1. Got {self.smooth!r} instead.")
         return method, int(window), None if columns is None else list(columns)
+
+
+def series_step(pipeline) -> SeriesFeatures | None:
+    """The pipeline's leading series step, when it has one."""
+    inner = getattr(pipeline, "estimator_", pipeline)
+    steps = getattr(inner, "steps", None)
+    if steps and isinstance(steps[0][1], SeriesFeatures):
+        return steps[0][1]
+    return None
 
 
 def _reached(first: np.ndarray, at: np.ndarray, reach: int) -> np.ndarray:

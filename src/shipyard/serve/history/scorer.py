@@ -15,21 +15,12 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from shipyard.prepare.series import SeriesFeatures
+from shipyard.prepare.series import SeriesFeatures, series_step
 from shipyard.serve.companions import merge
 from shipyard.serve.history.store import HistoryStore, Layout, numbers_of, texts_of
 from shipyard.serve.predict import Batch, Scores, predict_frame
 
 DEFAULT_RETENTION = 200
-
-
-def series_step(pipeline) -> SeriesFeatures | None:
-    """The pipeline's leading series step, when it has one."""
-    inner = getattr(pipeline, "estimator_", pipeline)
-    steps = getattr(inner, "steps", None)
-    if steps and isinstance(steps[0][1], SeriesFeatures):
-        return steps[0][1]
-    return None
 
 
 @dataclass
