@@ -216,3 +216,29 @@ def test_a_large_frame_is_handled_in_one_pass():
     rows = df[df["unit"] == unit].sort_values("cycle")
     expected = rows["a"].rolling(10, min_periods=1).mean()
     np.testing.assert_allclose(out.loc[rows.index, "a_mean_10"], expected)
+
+
+def test_a_window_longer_than_every_life_is_the_history_so_far():
+    """Engines of very different lengths: once the short ones run out, the long
+    window goes on over the long ones alone, and every row still gets its own
+    engine's whole history (as pandas' expanding and ewm compute it)."""
+    rng = np.random.default_rng(4)
+    lengths = {"short": 3, "mid": 40, "long": 260, "one": 1}
+    df = pd.DataFrame({"unit": np.repeat(list(lengths), list(lengths.values())),
+                       "cycle": np.concatenate([np.arange(n) for n in lengths.values()])})
+    df["x"] = rng.normal(size=len(df)).cumsum() + 600.0
+    df = df.sample(frac=1.0, random_state=1)  # the rows' order is not the engines'
+    out = SeriesFeatures("unit", "cycle", windows=(10_000,), stats=("mean", "std", "min", "max"),
+                         elapsed=False).fit_transform(df)
+    ordered = df.sort_values(["unit", "cycle"])
+    grown = ordered.groupby("unit")["x"].expanding()
+    for stat, want in (("mean", grown.mean()), ("std", grown.std(ddof=0)),
+                       ("min", grown.min()), ("max", grown.max())):
+        want = want.reset_index(level=0, drop=True).loc[df.index].to_numpy()
+        np.testing.assert_allclose(out[f"x_{stat}_10000"].to_numpy(), want, rtol=1e-9,
+                                   atol=1e-9, err_msg=stat)
+    smooth = SeriesFeatures("unit", "cycle", windows=(2,), stats=("mean",), elapsed=False,
+                            smooth={"method": "ewm", "window": 30}).fit_transform(df)
+    ewm = ordered.groupby("unit")["x"].transform(lambda s: s.ewm(span=30).mean())
+    np.testing.assert_allclose(smooth["x_smooth"].to_numpy(), ewm.loc[df.index].to_numpy(),
+                               rtol=1e-9)

@@ -36,8 +36,10 @@ from shipyard.lifecycle.lineage import tags as lineage_tags
 from shipyard.lifecycle.record import log_results, page, run_tags, version_tags
 from shipyard.metrics import REGRESSION
 from shipyard.monitor import reference as monitor_reference
+from shipyard.prepare.series import series_step
 from shipyard.progress import Report, silent
 from shipyard.spec import Project
+from shipyard.train import series_choice
 from shipyard.workspace import Workspace
 
 __all__ = ["Challenge", "Replay", "RunOutcome", "Split", "run_project"]
@@ -113,8 +115,12 @@ def run_project(project: Project, progress: Report = silent,
             rival_version = str(challenge.champion.card.version)
         else:
             rival, rival_version = _champion_for_gates(project, ws, got, replay)
+        chosen = _series_settings(project, got, challenge, progress)
+        if chosen is not None:  # from here on, as if the file had written them
+            project = series_choice.with_choice(project, chosen)
         result = train.train(got.fit, prepare.steps(got.fit, project), project, progress,
-                             warm=challenge.warm if challenge else None, client=client)
+                             warm=challenge.warm if challenge else None, client=client,
+                             chosen=chosen)
         ev = evaluate_held(project, got, result, progress)
         importance = ev.importance  # of the model as tuned; weighs drift's features
         model, threshold, fair = result.model, result.threshold, None
@@ -155,6 +161,19 @@ def run_project(project: Project, progress: Report = silent,
         run.set_tags(run_tags(verdicts) | {"shipyard.registered_version": version or "none"})
     return RunOutcome(run.id, ws, got.snapshot, card.with_version(version) if version else card,
                       result, ev, verdicts, path, version, rival, fair)
+
+
+def _series_settings(project: Project, got, challenge: Challenge | None,
+                     progress: Report) -> series_choice.Choice | None:
+    """The series settings the project leaves to ``auto``: a challenger keeps its
+    champion's, a run chooses them by cross-validation on its training rows."""
+    series = project.prepare.series
+    if series is None or not series.chosen:
+        return None
+    step = series_step(challenge.champion.pipeline) if challenge is not None else None
+    if step is not None:
+        return series_choice.kept(project, step, str(challenge.champion.card.version))
+    return series_choice.choose(got.fit, project, progress)
 
 
 def _check_overrides(project: Project, overrides: list[gates.Override]) -> None:

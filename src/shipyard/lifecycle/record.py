@@ -30,6 +30,9 @@ def log_results(run, project, result, ev, verdicts, n_fit: int, n_holdout: int) 
     # what a retraining cycle warm-starts from (MLflow's params are strings)
     run.log_json("model.json", {"name": result.best.name, "params": result.best.params,
                                 "iterations": result.best.best_iterations})
+    if result.series is not None:
+        run.log_json("series_choice.json", result.series.to_dict())
+        run.log_params({f"series.{k}": v for k, v in result.series.to_dict()["settings"].items()})
     run.log_json("candidates.json", [
         {"name": c.name, "params": c.params, "scores": c.scores, "seconds": c.seconds,
          "trials": c.trials, "iterations": c.best_iterations} for c in result.candidates])

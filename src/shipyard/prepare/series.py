@@ -13,7 +13,12 @@ the rows it is given) and reads the prediction of each entity's last row.
 
 from __future__ import annotations
 
+import hashlib
+import pickle
+import threading
 import warnings
+from collections import OrderedDict
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
@@ -28,6 +33,30 @@ SMOOTHERS = ("median", "ewm")
 ELAPSED = "elapsed_rows"
 REGIME = "operating_regime"  # the found regime, a feature when regimes are clustered
 AUTO = "auto"
+# Transforms kept by a digest of step and input, inside `memo()`: tuning
+# cross-validates the same folds with the same series step once per trial, and long
+# windows cost seconds a fold.
+_MEMO: OrderedDict[str, pd.DataFrame] = OrderedDict()
+_MEMO_BYTES = 1 << 30
+_MEMO_LOCK = threading.Lock()
+_memo_users = 0
+
+
+@contextmanager
+def memo():
+    """Within it, a transform of an input this step has already transformed (same
+    fitted state, same rows) is the kept result; the kept results go at its end.
+    Training uses it; a server does not keep what it answered."""
+    global _memo_users
+    with _MEMO_LOCK:
+        _memo_users += 1
+    try:
+        yield
+    finally:
+        with _MEMO_LOCK:
+            _memo_users -= 1
+            if not _memo_users:
+                _MEMO.clear()
 
 
 class SeriesFeatures(TransformerMixin, BaseEstimator):
@@ -116,6 +145,34 @@ class SeriesFeatures(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "feature_names_out_")
         frame = _frame(X)
         _require(frame, [self.entity, self.time, *self.series_, *self.passthrough_], "the data")
+        if not _memo_users:
+            return self._transform(frame)
+        key = self._memo_key(frame)
+        with _MEMO_LOCK:
+            known = _MEMO.get(key)
+            if known is not None:
+                _MEMO.move_to_end(key)
+        if known is not None:
+            return known.copy(deep=False)  # copy-on-write: the memo cannot be changed
+        out = self._transform(frame)
+        with _MEMO_LOCK:
+            _MEMO[key] = out
+            while sum(f.memory_usage(index=False).sum() for f in _MEMO.values()) > \
+                    _MEMO_BYTES and len(_MEMO) > 1:
+                _MEMO.popitem(last=False)
+        return out.copy(deep=False)
+
+    def _memo_key(self, frame: pd.DataFrame) -> str:
+        """A digest of everything the output depends on: the parameters, what fit
+        learnt and the input's values, index, names and types."""
+        digest = hashlib.blake2b(digest_size=20)
+        state = {k: v for k, v in vars(self).items() if k != "_regime_table"}
+        digest.update(pickle.dumps(state, protocol=5))
+        digest.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+        digest.update(repr([(str(c), str(t)) for c, t in frame.dtypes.items()]).encode())
+        return digest.hexdigest()
+
+    def _transform(self, frame: pd.DataFrame) -> pd.DataFrame:
         order, first = _order(frame, self.entity, self.time)
         named = self._regime_settings()[0]
         history = {c: (frame[c].to_numpy() if c == named else

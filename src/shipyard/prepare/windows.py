@@ -32,11 +32,25 @@ BLOCK = 1 << 18
 
 
 class Trail:
-    """The rows ``k`` back from each target row, within its entity."""
+    """The rows ``k`` back from each target row, within its entity. ``deepest_first``
+    orders the targets by how far back their entity reaches, so that the ones a
+    ``k`` still reaches are a prefix and :meth:`blocks` works on those alone (a
+    window of the whole history walks back as far as the longest life, and most
+    rows run out long before); :meth:`unsorted` puts results back in order."""
 
-    def __init__(self, first: np.ndarray, at: np.ndarray):
-        self.at = at
-        self.depth = at - first[at] + 1  # rows of the entity up to the target, in the array
+    def __init__(self, first: np.ndarray, at: np.ndarray, deepest_first: bool = False):
+        depth = at - first[at] + 1  # rows of the entity up to the target, in the array
+        self.order = np.argsort(-depth, kind="stable") if deepest_first else None
+        self.at = at if self.order is None else at[self.order]
+        self.depth = depth if self.order is None else depth[self.order]
+
+    def unsorted(self, result: np.ndarray) -> np.ndarray:
+        """``result`` (a row per target, in this trail's order) in the order of ``at``."""
+        if self.order is None:
+            return result
+        out = np.empty_like(result)
+        out[self.order] = result
+        return out
 
     def back(self, values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """``values`` ``k`` rows back from each target, and whether that row is the
@@ -47,21 +61,28 @@ class Trail:
             picked = np.where(inside[:, None], picked, np.nan)
         return picked, inside
 
-    def block(self, values: np.ndarray, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``values`` at ``ks`` rows back from each target: (len(ks), targets, columns),
-        and where that row has a value inside the target's entity."""
-        inside = self.depth[None, :] > ks[:, None]
-        picked = values[np.where(inside, self.at[None, :] - ks[:, None], self.at[None, :])]
+    def block(self, values: np.ndarray, ks: np.ndarray,
+              rows: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``values`` at ``ks`` rows back from each of the first ``rows`` targets
+        (default: all): (len(ks), rows, columns), and where that row has a value
+        inside the target's entity."""
+        at, depth = self.at[:rows], self.depth[:rows]
+        inside = depth[None, :] > ks[:, None]
+        picked = values[np.where(inside, at[None, :] - ks[:, None], at[None, :])]
         if not inside.all():
             picked = np.where(inside[:, :, None], picked, np.nan)
         return picked, ~np.isnan(picked)
 
     def blocks(self, values: np.ndarray, depth: int):
-        """``(ks, picked, ok)`` for k = 0 .. depth - 1, a bounded block at a time."""
+        """``(ks, rows, picked, ok)`` for k = 0 .. depth - 1, a bounded block at a
+        time; ``rows`` targets: those the block's first k reaches when the trail is
+        deepest first (the others would only add nothing), else all."""
         size = max(1, BLOCK // max(1, len(self.at) * values.shape[1]))
         for start in range(0, depth, size):
             ks = np.arange(start, min(start + size, depth))
-            yield (ks, *self.block(values, ks))
+            rows = len(self.at) if self.order is None else \
+                int(np.count_nonzero(self.depth > start))
+            yield (ks, rows, *self.block(values, ks, rows))
 
 
 def running(carry: np.ndarray, terms: np.ndarray, ufunc=np.add) -> np.ndarray:
@@ -84,7 +105,7 @@ def smoothed(values: np.ndarray, first: np.ndarray, at: np.ndarray, method: str,
     ``window`` values (missing ones skipped), or an exponentially weighted mean
     with span ``window`` (pandas' ``ewm(span=window).mean()``, weights older than
     :func:`ewm_rows` left out). NaN where the window holds no value."""
-    trail = Trail(first, at)
+    trail = Trail(first, at, deepest_first=method != "median")
     if method == "median":
         stacked = np.stack([trail.back(values, k)[0] for k in range(window)], axis=1)
         ordered = np.sort(stacked, axis=1)  # NaN sorts last
@@ -96,13 +117,13 @@ def smoothed(values: np.ndarray, first: np.ndarray, at: np.ndarray, method: str,
     keep = 1.0 - 2.0 / (window + 1.0)
     weighted = np.zeros((len(at), values.shape[1]))
     weights = np.zeros_like(weighted)
-    for ks, picked, ok in trail.blocks(values, min(ewm_rows(window),
-                                                   int(trail.depth.max(initial=0)))):
+    for ks, rows, picked, ok in trail.blocks(values, min(ewm_rows(window),
+                                                         int(trail.depth.max(initial=0)))):
         weight = np.array([keep ** int(k) for k in ks])[:, None, None]  # Python's pow
-        weighted = running(weighted, np.where(ok, picked * weight, 0.0))[-1]
-        weights = running(weights, np.where(ok, weight, 0.0))[-1]
+        weighted[:rows] = running(weighted[:rows], np.where(ok, picked * weight, 0.0))[-1]
+        weights[:rows] = running(weights[:rows], np.where(ok, weight, 0.0))[-1]
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(weights > 0, weighted / weights, np.nan)
+        return trail.unsorted(np.where(weights > 0, weighted / weights, np.nan))
 
 
 def window_stats(values: np.ndarray, first: np.ndarray, at: np.ndarray, windows, stats,
@@ -111,7 +132,7 @@ def window_stats(values: np.ndarray, first: np.ndarray, at: np.ndarray, windows,
     ``window`` rows (fewer at the entity's start; missing values skipped).
     ``slope`` is the least-squares slope per row; one value has std and slope 0;
     no value at all gives NaN."""
-    trail = Trail(first, at)
+    trail = Trail(first, at, deepest_first=True)
     shape = (len(at), values.shape[1])
     totals = {name: np.zeros(shape) for name in ("n", "s1", "s2", "sx", "sxx", "sxy")}
     totals["low"], totals["high"] = np.full(shape, np.inf), np.full(shape, -np.inf)
@@ -122,23 +143,33 @@ def window_stats(values: np.ndarray, first: np.ndarray, at: np.ndarray, windows,
 
     def emit(w: int, at_k: dict[str, np.ndarray]) -> None:
         for stat in stats:
-            out[(stat, w)] = _stat(stat, shift=shift, **at_k)
+            out[(stat, w)] = trail.unsorted(_stat(stat, shift=shift, **at_k))
 
-    for ks, picked, ok in trail.blocks(values, reach):
+    def whole(total: np.ndarray, reached: np.ndarray) -> np.ndarray:
+        """Every target's sums: the ``reached`` prefix's, the rest's final ones."""
+        if len(reached) == len(total):
+            return reached
+        merged = total.copy()
+        merged[:len(reached)] = reached
+        return merged
+
+    for ks, rows, picked, ok in trail.blocks(values, reach):
         if ks[0] == 0:  # each row's own value, where it has one: a window of equal values
             shift = np.where(ok[0], picked[0], center)  # then sums exact zeros
-        d = np.where(ok, picked - shift, 0.0)
+        d = np.where(ok, picked - shift[:rows], 0.0)
         x = -ks.astype(np.float64)[:, None, None]  # the newest row at 0, older rows before
         seen = ok.astype(np.float64)
         terms = {"n": seen, "s1": d, "s2": d * d, "sx": seen * x, "sxx": seen * (x * x),
                  "sxy": d * x}
-        sums = {name: running(totals[name], term) for name, term in terms.items()}
-        sums["low"] = running(totals["low"], picked, np.fmin)
-        sums["high"] = running(totals["high"], picked, np.fmax)
+        sums = {name: running(totals[name][:rows], term) for name, term in terms.items()}
+        sums["low"] = running(totals["low"][:rows], picked, np.fmin)
+        sums["high"] = running(totals["high"][:rows], picked, np.fmax)
         for w in ends:
             if ks[0] < w <= ks[-1] + 1:
-                emit(w, {name: v[w - 1 - ks[0]] for name, v in sums.items()})
-        totals = {name: v[-1] for name, v in sums.items()}
+                emit(w, {name: whole(totals[name], v[w - 1 - ks[0]])
+                         for name, v in sums.items()})
+        for name, v in sums.items():
+            totals[name][:rows] = v[-1]
     for w in ends:
         if w > reach:  # longer than any entity's rows here: everything there is
             emit(w, totals)

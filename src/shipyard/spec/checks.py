@@ -172,6 +172,9 @@ def _prepare(p: Project) -> list[Problem]:
     if prep.series is not None and not (p.entity and p.time):
         out.append((("prepare", "series"), "window features follow each entity through "
                                            "time; set 'entity' and 'time'"))
+    if prep.series is not None and prep.series.chosen and not p.labelled:
+        out.append((("prepare", "series"), f"'auto' chooses {', '.join(prep.series.chosen)} by "
+                                           "cross-validation, which needs a target; give them"))
     if prep.imbalance.method != "none" and p.task in (REGRESSION, ANOMALY):
         out.append((("prepare", "imbalance", "method"),
                     f"'{prep.imbalance.method}' balances classes; {_a(p.task)} task has none"

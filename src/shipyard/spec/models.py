@@ -156,6 +156,7 @@ class Project(Strict):
     split: Split = Split()
     features: Features = Features()
     prepare: Prepare = Prepare()
+    # Omitted: the catalogue's default candidates for the task (catalogue.DEFAULT_MODELS)
     models: Annotated[list[Model], Field(min_length=1)]
     metric: str | None = None
     gates: Gates = Gates()
@@ -175,9 +176,12 @@ class Project(Strict):
     @model_validator(mode="before")
     @classmethod
     def _model_aliases(cls, data):
-        """``logistic`` is the catalogue's ``linear`` on a classification task."""
-        from shipyard.catalogue import canonical
+        """``logistic`` is the catalogue's ``linear`` on a classification task; without
+        ``models``, the task's default candidates."""
+        from shipyard.catalogue import DEFAULT_MODELS, canonical
 
+        if isinstance(data, dict) and "models" not in data and data.get("task") in DEFAULT_MODELS:
+            data = {**data, "models": [dict(m) for m in DEFAULT_MODELS[data["task"]]]}
         if not isinstance(data, dict) or not isinstance(data.get("models"), list) or \
                 not isinstance(data.get("task"), str):
             return data

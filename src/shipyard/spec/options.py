@@ -102,12 +102,16 @@ class Regimes(Strict):
 
 class Series(Strict):
     """Features from each entity's history (rows sorted by time), using only past
-    and current rows, so nothing leaks from the future."""
+    and current rows, so nothing leaks from the future. ``windows``, ``stats`` and
+    ``smooth`` may each be ``auto``: chosen by grouped cross-validation on the
+    training rows (``shipyard.train.series_choice``); ``prepare.series: auto`` sets
+    all three so."""
 
     columns: list[str] | None = None  # default: every numeric feature
-    smooth: Smooth | None = None
-    windows: list[Window] = [5, 10, 20]
-    stats: list[SeriesStat] = ["mean", "std", "slope"]
+    smooth: Smooth | Literal["auto"] | None = None
+    windows: Annotated[list[Window], Field(min_length=1)] | Literal["auto"] = [5, 10, 20]
+    stats: Annotated[list[SeriesStat], Field(min_length=1)] | Literal["auto"] = \
+        ["mean", "std", "slope"]
     lags: list[Annotated[int, Field(ge=1)]] = []
     elapsed: bool = True  # rows since the entity's first row
     # Standardise each column within its operating regime: a column naming the regime,
@@ -115,6 +119,14 @@ class Series(Strict):
     # clustering those operating settings)
     regime: Regimes | str | None = None
     keep_raw: bool = True
+
+    @property
+    def chosen(self) -> tuple[str, ...]:
+        """The settings left to cross-validation (``auto``)."""
+        return tuple(key for key in AUTO_SERIES if getattr(self, key) == "auto")
+
+
+AUTO_SERIES = ("windows", "stats", "smooth")
 
 
 class Imbalance(Strict):
@@ -146,6 +158,14 @@ class Prepare(Strict):
     series: Series | None = None
     imbalance: Imbalance = Imbalance()
     threshold: Threshold = Threshold()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _series_auto(cls, data):
+        """``series: auto`` is every setting that can be chosen left to the choice."""
+        if isinstance(data, dict) and data.get("series") == "auto":
+            return {**data, "series": dict.fromkeys(AUTO_SERIES, "auto")}
+        return data
 
 
 class Costs(Strict):

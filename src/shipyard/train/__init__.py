@@ -21,17 +21,18 @@ from typing import Any
 
 from shipyard import catalogue
 from shipyard.metrics import ANOMALY, BINARY, METRICS, Metric, own_threshold
-from shipyard.prepare import Dataset
+from shipyard.prepare import Dataset, series
 from shipyard.progress import Report, silent
 from shipyard.spec import Project
 from shipyard.train import search, splits
 from shipyard.train.curves import Curve, SizeCurve, iterations_param, learning_curve
 from shipyard.train.cv import Candidate, Maker, cross_validate, failures_named, make_pipeline
+from shipyard.train.series_choice import Choice
 from shipyard.train.splits import holdout
 from shipyard.train.spread import Spread
 
-__all__ = ["Candidate", "Curve", "SizeCurve", "TrainResult", "holdout", "make_pipeline",
-           "train"]
+__all__ = ["Candidate", "Choice", "Curve", "SizeCurve", "TrainResult", "holdout",
+           "make_pipeline", "train"]
 
 
 @dataclass(frozen=True)
@@ -44,17 +45,21 @@ class TrainResult:
     # anomaly: the score from which a row is flagged (tuned, or the detector's own)
     size_curve: SizeCurve | None = None  # learning curve of a non-boosting winner
     findings: list[dict] = field(default_factory=list)  # e.g. overfitting, as records
+    series: Choice | None = None  # how the series settings left to ``auto`` were chosen
 
 
 def train(ds: Dataset, steps: list, project: Project, progress: Report = silent,
-          warm: dict[str, dict[str, Any]] | None = None, client=None) -> TrainResult:
+          warm: dict[str, dict[str, Any]] | None = None, client=None,
+          chosen: Choice | None = None) -> TrainResult:
     """``steps`` are the unfitted preparation steps (name, transformer or sampler)
     that go before the model in every pipeline. ``warm`` maps a model's name to
     parameters to start from (a champion's): tuning tries them first; a model
     without a search space takes them, under the project file's own ``params``.
     ``client`` (a ``distributed.Client``) spreads cross-validation over a Dask
     cluster's workers: tuning trials when ``tuning.batch`` is above 1, else each
-    trial's folds; the results are the same as without it."""
+    trial's folds; the results are the same as without it. ``chosen`` is how the
+    steps' series settings were chosen (:func:`.series_choice.choose`), kept with
+    the result for the report."""
     metric = METRICS[project.primary_metric]
     weighted = project.prepare.imbalance.method == "class_weight"
     patience = project.tuning.early_stopping
@@ -66,7 +71,9 @@ def train(ds: Dataset, steps: list, project: Project, progress: Report = silent,
         return _unlabelled(ds, project, maker, metric, progress)
     folds = list(splits.folds(ds, project.split_strategy, project.split.folds, project.seed))
     candidates = []
-    with Spread(client, ds, folds) if client is not None else nullcontext() as spread:
+    # each trial transforms the same folds with the same series step: done once
+    with series.memo(), (Spread(client, ds, folds) if client is not None
+                         else nullcontext()) as spread:
         for spec in project.models:
             make = maker(spec.name)
             fit = spread.fold_fitter(make, project.task, metric.name, patience) if spread else None
@@ -78,12 +85,16 @@ def train(ds: Dataset, steps: list, project: Project, progress: Report = silent,
                                       patience, on_fold=on_fold, progress=report,
                                       workers=_workers(len(folds)), fit=fit)
 
-            space = _space(spec, project.task)
-            start = (warm or {}).get(spec.name) or {}
+            space, fixed = _space(spec, project.task, patience)
+            # A default search starts from the catalogue's own defaults, a setting
+            # known to be sound, as far as they lie in the space.
+            start = (warm or {}).get(spec.name) or \
+                (catalogue.default_params(spec.name, project.task)
+                 if spec.search == "auto" else {})
             if space:
                 batch = (spread.trial_scorer(make, project.task, metric.name, patience)
                          if spread else None)
-                candidates.append(search.tune(spec.name, dict(spec.params), space,
+                candidates.append(search.tune(spec.name, fixed, space,
                                               lambda p, f: score(p, f, quiet=True), metric,
                                               project.tuning, project.seed, progress, start,
                                               score_batch=batch))
@@ -110,7 +121,7 @@ def train(ds: Dataset, steps: list, project: Project, progress: Report = silent,
                                     project.task, metric.name, ds.positive, seed=project.seed)
         progress("Learning curve", 1, 1)
     return TrainResult(model, best, candidates, metric.name, threshold, size_curve,
-                       _findings(best, metric, size_curve))
+                       _findings(best, metric, size_curve), chosen)
 
 
 def _unlabelled(ds: Dataset, project: Project, maker, metric: Metric,
@@ -129,15 +140,23 @@ def _workers(folds: int) -> int:
     return max(1, min(folds, os.cpu_count() or 1))
 
 
-def _space(spec, task: str) -> dict:
+def _space(spec, task: str, patience: int | None) -> tuple[dict, dict]:
+    """The search space of a candidate and its fixed parameters. In the default
+    space of a boosting model with early stopping on, the number of trees is not
+    searched: it is the space's top, and each fold stops where it is best."""
     if spec.search != "auto":
-        return dict(spec.search)
+        return dict(spec.search), dict(spec.params)
     from shipyard.spec import Range
 
     space = catalogue.default_space(spec.name, task)
+    fixed = dict(spec.params)
+    trees = "n_estimators"
+    if patience is not None and trees in space and trees not in fixed and \
+            iterations_param(catalogue.make_estimator(spec.name, task, {}, 0)) == trees:
+        fixed[trees] = space.pop(trees)["high"]
     # Parameters the project file fixes are not searched.
     return {k: (v if isinstance(v, list) else Range.model_validate(v))
-            for k, v in space.items() if k not in spec.params}
+            for k, v in space.items() if k not in fixed}, fixed
 
 
 def _refit(make, best: Candidate, ds: Dataset, progress: Report):

@@ -44,7 +44,41 @@ def section(result, task: str, folds: int, strategy: str) -> Section:
              if p]
     return Section("Model selection", intro + _findings(result.findings)
                    + table(rows, highlight=[ordered.index(result.best)])
-                   + (gallery(plots) if plots else ""))
+                   + (gallery(plots) if plots else "") + _series(result.series, metric))
+
+
+def _series(choice, metric) -> str:
+    """How the series settings left to ``auto`` were chosen: each one tried, its CV
+    score, and the one kept."""
+    if choice is None:
+        return ""
+    head = "<h3 id='series-choice'>Series settings</h3>"
+    chosen = choice.series
+    smooth = "none" if chosen.smooth is None else \
+        f"{chosen.smooth.method} {chosen.smooth.window}"
+    said = f"windows {list(chosen.windows)}, stats {', '.join(chosen.stats)}, smoothing {smooth}"
+    if choice.kept_from is not None:
+        return head + (f"<p>Left to <code>auto</code>: {html.escape(', '.join(choice.open))}. "
+                       f"This retraining keeps version {html.escape(choice.kept_from)}'s "
+                       f"settings: {html.escape(said)}.</p>")
+    best = choice.best
+    rows = [{"windows": ", ".join(map(str, t.windows)), "stats": ", ".join(t.stats),
+             "smoothing": t.smoothing,
+             f"CV {metric.title} (mean ± std)": f"{t.mean:.4g} ± {t.std:.2g}"}
+            for t in choice.tried]
+    intro = (f"<p>Left to <code>auto</code>: {html.escape(', '.join(choice.open))}, chosen "
+             f"by cross-validation with a quick LightGBM (300 trees), one setting after "
+             f"another: {len(choice.tried)} tried, and {html.escape(said)} kept.</p>")
+    fig, ax = new_figure(6.0, 0.6 + 0.32 * len(rows))
+    labels = [f"{r['windows']} | {r['stats']} | {r['smoothing']}" for r in rows]
+    colours = [PALETTE[1] if t is best else PALETTE[0] for t in choice.tried]
+    ax.barh(range(len(rows)), [t.mean for t in choice.tried],
+            xerr=[t.std for t in choice.tried], color=colours)
+    ax.set_yticks(range(len(rows)), labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel(f"CV {metric.title}")
+    ax.set_title("Series settings tried (windows | stats | smoothing); kept in orange")
+    return head + intro + table(rows, highlight=[choice.tried.index(best)]) + figure(fig)
 
 
 def _findings(findings: list[dict]) -> str:
