@@ -2,8 +2,9 @@
 
 ``prepare.series: auto`` (or ``windows``, ``stats`` or ``smooth: auto`` alone)
 tries a small, fixed space on :data:`FOLDS` folds of the project's split
-strategy (grouped by entity when the project has one) with a quick model, and keeps what scores best, one
-setting after another so the cost stays at a handful of cross-validations:
+strategy (grouped by entity when the project has one) with a quick model, and
+keeps what scores best, one setting after another so the cost stays at a
+handful of cross-validations:
 
 1. ``windows``, among :data:`WINDOWS`: recent change only, or recent change
    against a longer level, with or without the whole history so far (a window
