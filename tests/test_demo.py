@@ -22,6 +22,7 @@ from sklearn.model_selection import GroupShuffleSplit
 from shipyard import data, registry, spec
 from shipyard.demo import crew, run_demo, traffic
 from shipyard.metrics import anomaly_scores
+from shipyard.registry import history
 from shipyard.serve.alerts import AlertStore
 from shipyard.serve.background import BackgroundServer, free_port
 from tests.serve.prometheus import promtool_check
@@ -306,6 +307,24 @@ def test_demo_business_table_recomputed_from_the_simulator_truth(demo):
     assert model["events in service"] < table.iloc[1]["events in service"] < engines
     assert "What the predictions are worth" in printed
     assert "What the predictions are worth" in result.outcome.report.read_text()
+
+
+def test_the_serving_champion_is_reproduced_from_its_record(demo):
+    """Version 2 is a retraining challenger: `shipyard reproduce champion` replays its
+    cycle (rows, recent holdout, warm start from version 1) and every figure matches."""
+    result, _ = demo
+    ws = result.outcome.workspace
+    assert registry.champion_version(ws, "fleet-rul") == "2"
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
+    done = subprocess.run([sys.executable, "-m", "shipyard", "reproduce", "champion",
+                           str(result.project_file)], capture_output=True, text=True, env=env,
+                          timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Reproduced: every metric and output matches exactly" in done.stdout
+    assert " NO " not in done.stdout and "holdout_rmse" in done.stdout
+    assert registry.champion_version(ws, "fleet-rul") == "2"  # nothing promoted
+    found = history.lineage(ws, "fleet-rul", "champion")["reproductions"]
+    assert [r["result"] for r in found] == ["matched"]
 
 
 def test_shipyard_serve_answers_with_the_champion(demo):

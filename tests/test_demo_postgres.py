@@ -79,6 +79,23 @@ def test_a_champion_was_registered_and_a_challenger_promoted(demo):
     assert all((workspace.reports / r).stat().st_size > 20_000 for r in reports)
 
 
+def test_the_promoted_challenger_is_reproduced_from_its_snapshot_not_the_database(demo):
+    url, folder, _, engine = demo
+    with engine.begin() as conn:  # the live tables move on after the cycle
+        conn.execute(sa.text('CREATE TABLE "flights_kept" AS SELECT * FROM "flights"'))
+        conn.execute(sa.text('DELETE FROM "flights"'))
+    try:
+        done = shipyard("reproduce", "champion", "shipyard.yaml", cwd=folder)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text('INSERT INTO "flights" SELECT * FROM "flights_kept"'))
+            conn.execute(sa.text('DROP TABLE "flights_kept"'))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "Reproduced: every metric and output matches exactly" in done.stdout
+    workspace = Workspace.of(spec.load(folder / "shipyard.yaml"))
+    assert registry.champion_version(workspace, "fleet-rul") == "2"
+
+
 def test_predictions_and_ground_truth_were_logged_in_postgresql(demo):
     _, folder, printed, engine = demo
     history, new = fleet.simulate_new_days(AIRCRAFT, SEED, days=FIRST_DAYS, new_days=NEW_DAYS)

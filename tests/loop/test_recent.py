@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from shipyard.errors import DataError, SourceError
-from shipyard.loop import holdout, window
+from shipyard.lifecycle import challenger
+from shipyard.loop import window
 from shipyard.metrics import METRICS
 from shipyard.prepare import dataset
 from shipyard.spec import Range, Tuning
@@ -27,7 +28,7 @@ def _ds(entity: bool = True):
 
 def test_recent_entities_are_held_out_whole_and_scored_in_the_span():
     ds = _ds()  # 60 entities, 10 hourly rows each, over 25 days
-    fit, held, scored = holdout.recent(ds, Recent(span="2d", share=0.5), seed=0)
+    fit, held, scored = challenger.recent(ds, Recent(span="2d", share=0.5), seed=0)
     assert set(ds.groups[fit]).isdisjoint(ds.groups[held])  # no entity on both sides
     recent_entities = set(ds.groups[ds.times >= ds.times.max() - np.timedelta64(48, "h")])
     assert set(ds.groups[held]) <= recent_entities
@@ -37,20 +38,20 @@ def test_recent_entities_are_held_out_whole_and_scored_in_the_span():
     expected = ds.times[held] >= cut
     assert (scored if scored is not None else np.ones(len(held), bool)).tolist() == \
         expected.tolist()
-    again = holdout.recent(ds, Recent(span="2d", share=0.5), seed=0)
+    again = challenger.recent(ds, Recent(span="2d", share=0.5), seed=0)
     assert again[1].tolist() == held.tolist()  # seeded
 
 
 def test_without_an_entity_a_share_of_the_recent_rows_is_held_out():
     ds = _ds(entity=False)
-    fit, held, scored = holdout.recent(ds, Recent(span="1d", share=0.25), seed=1)
+    fit, held, scored = challenger.recent(ds, Recent(span="1d", share=0.25), seed=1)
     assert scored is None and len(held) == 6  # a quarter of the last 24 (+1) hourly rows
     assert (ds.times[held] >= ds.times.max() - np.timedelta64(24, "h")).all()
 
 
 def test_too_little_recent_data_is_a_clear_error():
     with pytest.raises(DataError, match="Too few recent entities"):
-        holdout.recent(_ds(), Recent(span="1s", share=0.5), seed=0)
+        challenger.recent(_ds(), Recent(span="1s", share=0.5), seed=0)
 
 
 def test_the_window_starts_from_the_latest_time_in_the_source(tmp_path: Path):

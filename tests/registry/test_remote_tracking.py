@@ -194,3 +194,21 @@ def _predict(url: str) -> list[float]:
         assert answer.status == 200
         items = json.loads(answer.read())["predictions"]
     return [item["prediction"] if isinstance(item, dict) else item for item in items]
+
+
+def test_a_retraining_challenger_is_reproduced_through_the_server(mlflow_server,
+                                                                   tmp_path: Path):
+    """The cycle's rows come from its snapshot and the parent's artifact from the
+    server, checked against the digest the challenger recorded."""
+    project = remote_project(tmp_path, mlflow_server.url, "remote-replay")
+    replace_rows(tmp_path, changed=False)
+    code, _, err = shipyard("run", project.file)
+    assert code == 0, err
+    replace_rows(tmp_path, changed=True)
+    code, out, err = shipyard("retrain", "--force", project.file)
+    assert code == 0 and champion_on(mlflow_server, "remote-replay") == "2", out + err
+    replace_rows(tmp_path, changed=False)  # the live rows are no longer the cycle's
+    code, out, err = shipyard("reproduce", "champion", project.file)
+    assert code == 0, out + err
+    assert "Reproduced: every metric and output matches exactly" in out
+    assert champion_on(mlflow_server, "remote-replay") == "2"

@@ -75,11 +75,13 @@ def lineage(version: Annotated[str, typer.Argument(
 
 @app.command()
 @_guarded
-def reproduce(run_id: Annotated[str, typer.Argument(help="The run to reproduce "
-                                                          "(see `shipyard runs`).")],
+def reproduce(run_id: Annotated[str, typer.Argument(
+                  help="The run to reproduce (see `shipyard runs`), or a registered "
+                       "version: its number or an alias (champion, previous, challenger).")],
               project: ProjectArg = DEFAULT_PROJECT) -> None:
-    """Run an earlier run again from its recorded project file and snapshot, and
-    compare every metric and the models' outputs on a fixed input. Registers nothing.
+    """Run an earlier run again from its recorded project file and snapshot (a
+    retraining challenger: its cycle, warm start and recent holdout), and compare
+    every metric and the models' outputs on a fixed input. Registers nothing.
 
     Exit status: 0 when the result matches, 1 when it does not, 2 for bad input
     (an unknown run, a changed snapshot...)."""

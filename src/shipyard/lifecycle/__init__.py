@@ -29,6 +29,7 @@ from shipyard import compute, evaluate, gates, prepare, registry, report, train
 from shipyard.card import LoadedModel, ModelCard
 from shipyard.data import Snapshot
 from shipyard.errors import DataError, RegistryError, SpecError
+from shipyard.lifecycle import challenger
 from shipyard.lifecycle.fair import Fairness, assess
 from shipyard.lifecycle.gather import evaluate_held, gather
 from shipyard.lifecycle.lineage import log_project
@@ -102,13 +103,15 @@ def run_project(project: Project, progress: Report = silent,
     ws = Workspace.of(project)
     registry.reach(ws)  # a tracking server that is not there: said before any folder is made
     ws = ws.create()
-    name = "challenger" if challenge else ("reproduction" if replay else None)
+    name = "reproduction" if replay else ("challenger" if challenge else None)
     # The cluster first: one that cannot be reached stops the run before any work.
     with compute.connect(project.compute) as client, \
             registry.open_run(ws, project.tracking.experiment or project.name,
                               run_name=name) as run:
-        run.set_tags(lineage_tags(project) | _parentage(challenge, replay))
+        run.set_tags(lineage_tags(project) | _parentage(ws, challenge, replay))
         log_project(run, project)
+        if challenge is not None:  # what a reproduction replays the cycle from
+            run.log_json(challenger.WARM_FILE, challenge.warm)
         got = gather(project, ws, run, progress, challenge, replay, overrides)
         if challenge is not None:
             rival = _score_champion(project, got, challenge.champion)
@@ -199,14 +202,17 @@ def _champion_for_gates(project: Project, ws: Workspace, got, replay: Replay | N
     return _score_champion(project, got, champion), str(champion.card.version)
 
 
-def _parentage(challenge: Challenge | None, replay: Replay | None) -> dict[str, str]:
+def _parentage(ws: Workspace, challenge: Challenge | None,
+               replay: Replay | None) -> dict[str, str]:
     if replay is not None:
         return {"shipyard.kind": "reproduce", "shipyard.reproduces": replay.of_run}
     if challenge is None:
         return {"shipyard.kind": "run"}
     card = challenge.champion.card
+    # the parent's artifact exactly: its warm start and its series settings come from it
     return {"shipyard.kind": "challenger", "shipyard.parent": str(card.version),
-            "shipyard.parent_run": card.run_id or ""}
+            "shipyard.parent_run": card.run_id or "",
+            "shipyard.parent_digest": registry.version_digest(ws, card.name, card.version)}
 
 
 def _score_champion(project: Project, got, champion: LoadedModel) -> evaluate.Evaluation:

@@ -13,6 +13,7 @@ from shipyard import data, evaluate, gates, prepare, profile, train
 from shipyard.data import Snapshot
 from shipyard.errors import GateFailed
 from shipyard.gates import data_gate
+from shipyard.lifecycle.challenger import SPLIT_FILE, split_record
 from shipyard.lifecycle.lineage import share
 from shipyard.lifecycle.record import run_tags
 from shipyard.metrics import ANOMALY, BINARY
@@ -66,6 +67,7 @@ def gather(project: Project, ws: Workspace, run, progress: Report,
         fit_rows, holdout_rows, scored = challenge.split(ds)
         fit, held = ds.take(fit_rows), replace(ds.take(holdout_rows), scored=scored)
         held_rows = rows.iloc[holdout_rows].reset_index(drop=True)
+        run.log_json(SPLIT_FILE, split_record(fit_rows, holdout_rows, scored))
     elif project.source.test_query:
         test_table = replay.test_table if replay is not None and \
             replay.test_table is not None else data.extract(project, test=True)

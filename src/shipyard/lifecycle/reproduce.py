@@ -1,5 +1,10 @@
 """`shipyard reproduce RUN_ID`: run an earlier run again, from the project file and
-the snapshot it recorded, and say whether the result is the same.
+the snapshot it recorded, and say whether the result is the same. A retraining
+challenger is replayed as its cycle ran: the recent holdout split from the
+same rows, the cycle's budget, the parent champion's artifact (by version, its
+digest checked against the one the challenger recorded) and the parameters it
+was warm-started from. A registered version (number or alias) stands for the
+run that registered it.
 
 The reproduction is a new run (tagged ``shipyard.kind=reproduce`` and
 ``shipyard.reproduces=<run>``) that registers nothing. Every ``holdout_*`` and
@@ -28,8 +33,8 @@ import numpy as np
 
 from shipyard import gates, registry, spec
 from shipyard.data import Snapshot, open_snapshot, remote, to_frame
-from shipyard.errors import ShipyardError, SnapshotError
-from shipyard.lifecycle import Replay, run_project
+from shipyard.errors import RegistryError, ShipyardError, SnapshotError
+from shipyard.lifecycle import Challenge, Replay, challenger, run_project
 from shipyard.lifecycle.lineage import PROJECT_ARTIFACT, environment, nondeterministic
 from shipyard.metrics import ANOMALY, CLASSIFICATION, anomaly_scores
 from shipyard.progress import Report, silent
@@ -65,10 +70,14 @@ class Reproduction:
 
 
 def reproduce(project: Project, run_id: str, progress: Report = silent) -> Reproduction:
-    """Re-run ``run_id`` (found in ``project``'s tracking store) and compare. Refuses,
-    changing nothing, an unknown run, a run that is not a training run, and a
-    snapshot that is missing or no longer matches its hash."""
+    """Re-run ``run_id`` (found in ``project``'s tracking store; or the run of a
+    registered version, by number or alias) and compare. Refuses, changing
+    nothing, an unknown run, a run that is not a training run, a snapshot that is
+    missing or no longer matches its hash, and a challenger's parent whose
+    artifact is not the one it started from."""
     ws = Workspace.of(project)
+    if history.is_version(run_id):
+        run_id = history.model_version(ws, project.name, run_id).run_id
     run = history.find_run(ws, run_id, project.tracking.experiment or project.name)
     run_id, tags = run.info.run_id, run.data.tags
     _reproducible(run)
@@ -83,8 +92,12 @@ def reproduce(project: Project, run_id: str, progress: Report = silent) -> Repro
     original, card = history.run_model(ws, run)
     reasons = nondeterministic(recorded) + environment(tags)
     deterministic = not reasons
+    challenge = None
+    if tags.get("shipyard.kind") == "challenger":
+        recorded, challenge = _challenge(ws, run, recorded, table)
 
-    outcome = run_project(recorded, progress, replay=Replay(table, run_id, test_table),
+    outcome = run_project(recorded, progress, challenge=challenge,
+                          replay=Replay(table, run_id, test_table),
                           overrides=_overrides(ws, run_id))
 
     new = history.find_run(ws, outcome.run_id)
@@ -101,6 +114,32 @@ def reproduce(project: Project, run_id: str, progress: Report = silent) -> Repro
     return Reproduction(run_id, outcome.run_id, checks, same, deterministic, reasons,
                         0.0 if deterministic else TOLERANCE, matched, len(frame),
                         difference, snap.digest, fetched)
+
+
+def _challenge(ws: Workspace, run, recorded: Project, table) -> tuple[Project, Challenge]:
+    """A retraining challenger's cycle as it ran: its rows, the recent holdout split
+    from them, the parent champion's artifact (checked against the digest the run
+    recorded, wherever its aliases have moved since) and the parameters it started
+    from; with the cycle's budget."""
+    run_id, tags = run.info.run_id, run.data.tags
+    parent, want = tags.get("shipyard.parent"), tags.get("shipyard.parent_digest")
+    warm = history.run_json(ws, run_id, challenger.WARM_FILE)
+    if not parent or not want or warm is None:
+        raise ShipyardError(
+            f"Run {run_id} is a retraining challenger that did not record what its cycle "
+            "needs to replay (its parent's artifact digest and its warm start)",
+            hint="challengers record it since Shipyard reproduces them; reproduce a newer "
+                 "one, or the runs of `shipyard run`")
+    got = registry.version_digest(ws, recorded.name, parent)
+    if got != want:
+        raise RegistryError(
+            f"Cannot reproduce run {run_id}: the artifact of its parent, version {parent}, "
+            "is not the one it started from",
+            details=[f"recorded digest: {want}", f"version {parent}'s digest now: {got}"])
+    champion = registry.load_version(ws, recorded.name, parent)  # its files checked
+    recent, seed = recorded.retrain.recent, recorded.seed
+    return (challenger.budget(recorded, champion.card.estimator),
+            Challenge(table, lambda ds: challenger.recent(ds, recent, seed), champion, warm))
 
 
 def _overrides(ws: Workspace, run_id: str) -> list[gates.Override]:
@@ -121,12 +160,26 @@ def _reproducible(run) -> None:
                                  f"{tags['mlflow.parentRunId']}"]
                                 if "mlflow.parentRunId" in tags else []),
                             hint="`shipyard runs` lists the runs that can be reproduced")
-    if kind == "challenger":
+    if kind == "retrain":
+        trained = tags.get("shipyard.challenger_run", "none")
+        outcome = tags.get("shipyard.outcome", "unknown")
+        if trained == "none":
+            raise ShipyardError(f"Run {run_id} is the record of a retraining cycle "
+                                f"({outcome}) that trained no challenger: there is no model "
+                                "to reproduce",
+                                hint="`shipyard runs` lists the runs that trained one")
         raise ShipyardError(
-            f"Run {run_id} is a retraining challenger: it was trained on the rows of its "
-            "cycle, judged on the most recent ones and warm-started from the champion, "
-            "which a reproduction does not replay",
-            hint="reproduce the runs of `shipyard run` (kind 'run' in `shipyard runs`)")
+            f"Run {run_id} is the record of a retraining cycle ({outcome}); the model it "
+            f"trained is its challenger, run {trained} (version "
+            f"{tags.get('shipyard.challenger', 'none')}): reproduce that",
+            hint=f"shipyard reproduce {trained}")
+    if kind == "reproduce":
+        raise ShipyardError(f"Run {run_id} is a reproduction of run "
+                            f"{tags.get('shipyard.reproduces')}: reproduce that",
+                            hint=f"shipyard reproduce {tags.get('shipyard.reproduces')}")
+    if kind not in ("run", "challenger"):
+        raise ShipyardError(f"Run {run_id} is a {kind} run, not a training run",
+                            hint="`shipyard runs` lists the runs that can be reproduced")
     if run.info.status != "FINISHED":
         raise ShipyardError(f"Run {run_id} did not finish ({run.info.status}): it has no "
                             "results to compare with",

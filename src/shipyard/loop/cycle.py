@@ -15,8 +15,8 @@ import time
 
 from shipyard import monitor, registry
 from shipyard.errors import RegistryError, ShipyardError
-from shipyard.lifecycle import Challenge, run_project
-from shipyard.loop import holdout, policy, window
+from shipyard.lifecycle import Challenge, challenger, run_project
+from shipyard.loop import policy, window
 from shipyard.loop.decision import (
     GATE_FAILED,
     NOT_BETTER,
@@ -79,8 +79,10 @@ def _challenge(project: Project, ws: Workspace, decision: Decision, progress: Re
         decision.champion = champion.card.version
         warm = _warm(ws, champion, decision) if project.retrain.warm_start else {}
         recent = project.retrain.recent
-        outcome = run_project(_budget(project, champion.card.estimator), progress, Challenge(
-            table, lambda ds: holdout.recent(ds, recent, project.seed), champion, warm))
+        outcome = run_project(challenger.budget(project, champion.card.estimator), progress,
+                              Challenge(table, lambda ds: challenger.recent(ds, recent,
+                                                                            project.seed),
+                                        champion, warm))
     except ShipyardError as exc:
         _fail(decision, exc)
         return
@@ -126,18 +128,6 @@ def _fail(decision: Decision, exc: ShipyardError) -> None:
     decision.notes.extend(exc.details[:8])
     if exc.hint:
         decision.notes.append(f"hint: {exc.hint}")
-
-
-def _budget(project: Project, estimator: str) -> Project:
-    """The project with ``retrain.trials`` as its tuning budget, when given, and only
-    the champion's kind of model when ``retrain.models`` says so."""
-    update = {}
-    if project.retrain.trials is not None:
-        update["tuning"] = project.tuning.model_copy(update={"trials": project.retrain.trials})
-    if project.retrain.models == "champion":
-        same = [m for m in project.models if m.name == estimator]
-        update["models"] = same or project.models  # a champion of a model no longer listed
-    return project.model_copy(update=update) if update else project
 
 
 def _warm(ws: Workspace, champion, decision: Decision) -> dict[str, dict]:

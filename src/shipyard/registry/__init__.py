@@ -18,6 +18,7 @@ load copies the files, checks every digest, and only then unpickles the copy.
 from __future__ import annotations
 
 import getpass
+import hashlib
 import logging
 import os
 import tempfile
@@ -214,6 +215,20 @@ def load_version(workspace: Workspace, name: str, version: str | int) -> LoadedM
         raise RegistryError(f"No version {version} of '{name}' in {workspace.tracking_uri}"
                             ) from exc
     return _load(workspace, name, mv)
+
+
+def version_digest(workspace: Workspace, name: str, version: str | int) -> str:
+    """One SHA-256 over the digests recorded for the files of version ``version``:
+    it names that artifact exactly, and :func:`load_version` checks the files."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        mv = _client(workspace).get_model_version(name, str(version))
+    except MlflowException as exc:
+        raise RegistryError(f"No version {version} of '{name}' in {workspace.tracking_uri}"
+                            ) from exc
+    recorded = integrity.recorded(mv.tags, f"Version {version} of '{name}'")
+    return hashlib.sha256(integrity.encode(recorded).encode()).hexdigest()
 
 
 def artifact_paths(workspace: Workspace, name: str, version: str | int) -> list[Path]:

@@ -131,11 +131,15 @@ def run_model(workspace: Workspace, run) -> tuple[object, ModelCard]:
     return pipeline, ModelCard.from_dict(meta["shipyard"]).with_version("", run.info.run_id)
 
 
-def lineage(workspace: Workspace, name: str, version: str) -> dict:
-    """Where version ``version`` of ``name`` (or the one an alias such as ``champion``
-    names) came from: run, data, code, parameters, gates and the overrides that let
-    failed ones through, promotion history, parent champion (a challenger's) and
-    reproductions."""
+def is_version(text: str) -> bool:
+    """Whether ``text`` names a registered version (a number or an alias) rather than
+    a run (32 hexadecimal digits, or a prefix of 8 or more)."""
+    return text in ALIASES or (text.isdigit() and len(text) < 8)
+
+
+def model_version(workspace: Workspace, name: str, version: str):
+    """MLflow's record of version ``version`` of ``name``, or of the one an alias
+    (``champion``, ``previous``, ``challenger``) names."""
     from mlflow.exceptions import MlflowException
 
     if _empty(workspace):
@@ -143,7 +147,7 @@ def lineage(workspace: Workspace, name: str, version: str) -> dict:
                             f"{workspace.root} yet", hint="`shipyard run` registers versions")
     client = _client(workspace)
     try:
-        mv = client.get_model_version_by_alias(name, version) if version in ALIASES else \
+        return client.get_model_version_by_alias(name, version) if version in ALIASES else \
             client.get_model_version(name, str(version))
     except MlflowException as exc:
         what = f"'{name}' has no {version}" if version in ALIASES else \
@@ -151,6 +155,15 @@ def lineage(workspace: Workspace, name: str, version: str) -> dict:
         raise RegistryError(f"{what} in {workspace.tracking_uri}",
                             hint="`shipyard runs` lists the runs and the versions they "
                                  "registered") from exc
+
+
+def lineage(workspace: Workspace, name: str, version: str) -> dict:
+    """Where version ``version`` of ``name`` (or the one an alias such as ``champion``
+    names) came from: run, data, code, parameters, gates and the overrides that let
+    failed ones through, promotion history, parent champion (a challenger's) and
+    reproductions."""
+    client = _client(workspace)
+    mv = model_version(workspace, name, version)
     version = str(mv.version)
     run = client.get_run(mv.run_id)
     tags, params = run.data.tags, run.data.params

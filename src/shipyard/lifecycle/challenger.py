@@ -1,6 +1,8 @@
-"""The recent holdout: the rows on which the champion and a challenger are compared.
+"""What a retraining challenger's run is made of, in one place so that a cycle
+and its reproduction build it alike: the budget it trains with and the recent
+holdout on which it meets the champion.
 
-Both must be judged on what the model will meet next, which is what came in
+The recent holdout: both must be judged on what the model will meet next, which is what came in
 last: ``retrain.recent.share`` of the entities seen in the last
 ``retrain.recent.span`` of the data (its latest time, not the wall clock) are
 held out. All of their rows are kept from training, so the challenger has
@@ -12,12 +14,42 @@ as recent.
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pandas as pd
 
 from shipyard.errors import DataError
 from shipyard.prepare import Dataset
+from shipyard.spec import Project
 from shipyard.spec.monitoring import Recent, seconds
+
+SPLIT_FILE = "split.json"  # a challenger's run: which rows trained, which judged
+WARM_FILE = "warm.json"  # a challenger's run: the parameters it started from
+
+
+def budget(project: Project, estimator: str) -> Project:
+    """The project with ``retrain.trials`` as its tuning budget, when given, and only
+    the champion's kind of model (``estimator``) when ``retrain.models`` says so."""
+    update = {}
+    if project.retrain.trials is not None:
+        update["tuning"] = project.tuning.model_copy(update={"trials": project.retrain.trials})
+    if project.retrain.models == "champion":
+        same = [m for m in project.models if m.name == estimator]
+        update["models"] = same or project.models  # a champion of a model no longer listed
+    return project.model_copy(update=update) if update else project
+
+
+def split_record(fit_rows: np.ndarray, holdout_rows: np.ndarray,
+                 scored: np.ndarray | None) -> dict:
+    """Which rows trained and which judged, as a challenger's run keeps it: the
+    counts and one digest of the positions (a replay must split alike)."""
+    digest = hashlib.sha256()
+    for part in (fit_rows, holdout_rows, np.ones(0) if scored is None else scored):
+        digest.update(np.ascontiguousarray(part, dtype=np.int64).tobytes() + b"|")
+    return {"policy": "recent", "fit_rows": len(fit_rows), "holdout_rows": len(holdout_rows),
+            "scored_rows": len(holdout_rows) if scored is None else int(np.sum(scored)),
+            "digest": digest.hexdigest()}
 
 
 def recent(ds: Dataset, policy: Recent, seed: int) -> tuple[np.ndarray, np.ndarray,
