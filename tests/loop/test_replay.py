@@ -114,3 +114,19 @@ def test_a_tampered_cycle_snapshot_is_refused_with_its_digest(cycled, tmp_path: 
 def client_runs(ws: Workspace):
     client = MlflowClient(ws.tracking_uri)
     return client.search_runs([e.experiment_id for e in client.search_experiments()])
+
+
+def test_a_parent_artifact_that_is_gone_is_named_and_nothing_is_written(cycled):
+    project, decision = cycled
+    ws = Workspace.of(project)
+    model = next(p for p in registry.artifact_paths(ws, "loopy", "1") if p.name == "model.pkl")
+    kept = model.read_bytes()
+    model.unlink()
+    try:
+        runs = len(client_runs(ws))
+        with pytest.raises(ShipyardError, match="Version 1 of 'loopy'") as caught:
+            reproduce(project, decision.challenger_run)
+        assert "model.pkl" in caught.value.headline + " ".join(caught.value.details)
+        assert len(client_runs(ws)) == runs
+    finally:
+        model.write_bytes(kept)
