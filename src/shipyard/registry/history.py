@@ -162,8 +162,8 @@ def lineage(workspace: Workspace, name: str, version: str) -> dict:
     names) came from: run, data, code, parameters, gates and the overrides that let
     failed ones through, promotion history, parent champion (a challenger's) and
     reproductions."""
+    mv = model_version(workspace, name, version)  # first: asking makes no store
     client = _client(workspace)
-    mv = model_version(workspace, name, version)
     version = str(mv.version)
     run = client.get_run(mv.run_id)
     tags, params = run.data.tags, run.data.params
