@@ -9,6 +9,7 @@ import numpy as np
 
 from shipyard.metrics import ANOMALY, METRICS, for_task
 from shipyard.report import PALETTE, Section, badge, figure, gallery, new_figure, table
+from shipyard.train.series_choice import QUICK
 
 
 def section(result, task: str, folds: int, strategy: str) -> Section:
@@ -67,7 +68,8 @@ def _series(choice, metric) -> str:
              f"CV {metric.title} (mean ± std)": f"{t.mean:.4g} ± {t.std:.2g}"}
             for t in choice.tried]
     intro = (f"<p>Left to <code>auto</code>: {html.escape(', '.join(choice.open))}, chosen "
-             f"by cross-validation with a quick LightGBM (300 trees), one setting after "
+             f"by cross-validation with a quick LightGBM ({QUICK['n_estimators']} trees), "
+             f"one setting after "
              f"another: {len(choice.tried)} tried, and {html.escape(said)} kept.</p>")
     fig, ax = new_figure(6.0, 0.6 + 0.32 * len(rows))
     labels = [f"{r['windows']} | {r['stats']} | {r['smoothing']}" for r in rows]
